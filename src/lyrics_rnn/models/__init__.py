@@ -1,0 +1,45 @@
+"""The networks. All share `forward(X [B, T], state) -> (logits [B, T, V], state)` and `init_state`."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from lyrics_rnn.models.recurrent import LAYERS, RecurrentLM, State
+from lyrics_rnn.models.scratch import ScratchRNN
+
+CELLS = ("scratch", *LAYERS)
+
+
+def build_network(
+    cell: str,
+    vocab_size: int,
+    num_hiddens: int,
+    num_layers: int = 1,
+    dropout: float = 0.0,
+    bidirectional: bool = False,
+) -> nn.Module:
+    """Build the network named by `cell` from plain hyperparameters (so a checkpoint can rebuild it)."""
+    if bidirectional:
+        raise ValueError(
+            "model.bidirectional=true is refused: a bidirectional RNN sees the next character, so it is no "
+            "language model. Use model.bidirectional=false (more capacity: model.num_layers)."
+        )
+    if num_hiddens < 1 or num_layers < 1:
+        raise ValueError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
+    if cell == "scratch":
+        if num_layers != 1 or dropout:
+            raise ValueError("the scratch RNN has one layer and no dropout; use model=rnn for those options.")
+        return ScratchRNN(vocab_size, num_hiddens)
+    if cell in LAYERS:
+        return RecurrentLM(cell, vocab_size, num_hiddens, num_layers, dropout)
+    raise ValueError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph at a batch boundary, keeping the values (truncated backpropagation through time)."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    return tuple(part.detach() for part in state)
+
+
+__all__ = ["CELLS", "RecurrentLM", "ScratchRNN", "State", "build_network", "detach_state"]

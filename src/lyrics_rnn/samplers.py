@@ -1,0 +1,109 @@
+"""The book's two ways of cutting a corpus into (X, Y) minibatches of shape [batch_size, num_steps].
+
+Both are expressed as a matrix of window starts, one row per batch; `windows` turns a row into
+X and Y (X shifted by one) with a single gather, so no Python loop touches characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Sampler
+
+
+def _check_sizes(batch_size: int, num_steps: int) -> None:
+    if batch_size < 1 or num_steps < 1:
+        raise ValueError(
+            f"batch_size={batch_size} and num_steps={num_steps} must both be at least 1; "
+            "set sampler.batch_size and sampler.num_steps to positive integers."
+        )
+
+
+def _too_short(num_tokens: int, batch_size: int, num_steps: int, needed: int) -> ValueError:
+    return ValueError(
+        f"a corpus of {num_tokens} characters is too short for one batch of batch_size={batch_size} "
+        f"x num_steps={num_steps} (needs at least {needed}); use a longer text (data.num_sample) "
+        "or smaller sampler.batch_size / sampler.num_steps."
+    )
+
+
+def random_starts(num_tokens: int, batch_size: int, num_steps: int, generator: np.random.Generator) -> Tensor:
+    """Notebook `data_iter_random`: the non-overlapping windows at 0, T, 2T, ... shuffled, whole batches only."""
+    _check_sizes(batch_size, num_steps)
+    num_examples = (num_tokens - 1) // num_steps
+    num_batches = num_examples // batch_size
+    if num_batches == 0:
+        raise _too_short(num_tokens, batch_size, num_steps, batch_size * num_steps + 1)
+    order = torch.from_numpy(generator.permutation(num_examples)[: num_batches * batch_size])
+    return order.view(num_batches, batch_size) * num_steps
+
+
+def consecutive_starts(num_tokens: int, batch_size: int, num_steps: int) -> Tensor:
+    """Notebook `data_iter_consecutive`: `batch_size` rows of the corpus read side by side, T at a time.
+
+    Row i of batch k+1 continues row i of batch k, which is what lets the hidden state carry over.
+    """
+    _check_sizes(batch_size, num_steps)
+    row_len = num_tokens // batch_size
+    num_batches = (row_len - 1) // num_steps
+    if num_batches == 0:
+        raise _too_short(num_tokens, batch_size, num_steps, batch_size * (num_steps + 1))
+    row_starts = torch.arange(batch_size) * row_len
+    return torch.arange(num_batches)[:, None] * num_steps + row_starts[None, :]
+
+
+def windows(ids: Tensor, starts: Tensor, num_steps: int) -> tuple[Tensor, Tensor]:
+    """Gather X = ids[s : s+T] and Y = ids[s+1 : s+T+1] for every start s, in one indexing op."""
+    positions = starts[..., None] + torch.arange(num_steps, device=starts.device)
+    return ids[positions], ids[positions + 1]
+
+
+class Partition(Sampler[tuple[Tensor, bool]]):
+    """Yields, per batch, its window starts and whether the hidden state must restart before it.
+
+    Lightning calls `set_epoch` before every epoch, so the order is a pure function of (seed, epoch).
+    """
+
+    carries_state: bool = False
+
+    def __init__(self, num_tokens: int, batch_size: int, num_steps: int) -> None:
+        self.num_tokens, self.batch_size, self.num_steps = num_tokens, batch_size, num_steps
+        self.epoch = 0
+        self._num_batches = len(self.starts())  # validates the sizes up front, before any training
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def starts(self) -> Tensor:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._num_batches
+
+    def __iter__(self) -> Iterator[tuple[Tensor, bool]]:
+        for index, row in enumerate(self.starts()):
+            yield row, index == 0 or not self.carries_state
+
+
+class RandomPartition(Partition):
+    """Random sampling: batches are unrelated, so every batch starts from a zero state."""
+
+    def __init__(self, num_tokens: int, batch_size: int, num_steps: int, seed: int = 0) -> None:
+        self.seed = seed
+        super().__init__(num_tokens, batch_size, num_steps)
+
+    def starts(self) -> Tensor:
+        generator = np.random.default_rng((self.seed, self.epoch))
+        return random_starts(self.num_tokens, self.batch_size, self.num_steps, generator)
+
+
+class ConsecutivePartition(Partition):
+    """Consecutive sampling: the state is reset at the start of an epoch and carried across batches."""
+
+    carries_state = True
+
+    def starts(self) -> Tensor:
+        return consecutive_starts(self.num_tokens, self.batch_size, self.num_steps)

@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny corpus written per test, Hydra configs composed into tmp_path, the real corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+from lyrics_rnn.corpus import ensure_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+LYRICS = (
+    "分开 我不要再想 我不要再想 我不 我不 我不要再想你\n不知不觉 你已经离开我\n不分开 为什么我女朋友场外加油\n"
+    * 6
+)
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.txt"
+    path.write_text(LYRICS, encoding="utf-8")
+    return path
+
+
+def tiny_overrides(corpus: Path, out: Path) -> list[str]:
+    """A run of seconds: small corpus, small network, two epochs, a sample every epoch."""
+    return [
+        f"data.path={corpus}",
+        "data.url=null",
+        "data.num_sample=null",
+        "data.val_fraction=0.2",
+        f"paths.data_dir={out / 'data'}",
+        f"paths.log_dir={out}",
+        f"paths.output_dir={out}",
+        "sampler.batch_size=3",
+        "sampler.num_steps=5",
+        "model.num_hiddens=16",
+        "trainer.max_epochs=2",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "callbacks.lyrics_samples.pred_period=1",
+        "callbacks.lyrics_samples.pred_len=8",
+    ]
+
+
+@pytest.fixture
+def compose_train(tmp_path: Path, tiny_corpus: Path) -> Callable[..., DictConfig]:
+    """Compose conf/train.yaml for the tiny corpus, writing into tmp_path, plus extra overrides."""
+
+    def _compose(*overrides: str, out: Path = tmp_path / "run") -> DictConfig:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=[*tiny_overrides(tiny_corpus, out), *overrides])
+        OmegaConf.resolve(cfg)
+        return cfg
+
+    return _compose
+
+
+@pytest.fixture(scope="session")
+def real_corpus() -> Path:
+    """The Jay Chou corpus in data/ (CI copies it there; elsewhere it is downloaded and checked)."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        data = compose(config_name="train", overrides=[f"paths.root_dir={ROOT}"]).data
+    return ensure_corpus(data.path, data.url, data.sha256)

@@ -1,0 +1,144 @@
+import functools
+import hashlib
+import http.server
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lyrics_rnn.corpus import CorpusError, Vocab, ensure_corpus, preprocess, read_text
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_reads_first_zip_member_and_named_member(tmp_path):
+    path = make_zip(tmp_path / "c.zip", {"a.txt": "甲乙".encode(), "b.txt": "丙".encode()})
+    assert read_text(path) == "甲乙"
+    assert read_text(path, member="b.txt") == "丙"
+
+
+def test_zip_without_the_member_names_the_members(tmp_path):
+    path = make_zip(tmp_path / "c.zip", {"a.txt": b"x"})
+    with pytest.raises(CorpusError, match=r"no member 'lyrics.txt'.*data.member.*a.txt"):
+        read_text(path, member="lyrics.txt")
+
+
+def test_reads_plain_utf8_text(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("你好\n世界", encoding="utf-8")
+    assert read_text(path) == "你好\n世界"
+
+
+def test_non_utf8_text_is_refused_with_a_fix(tmp_path):
+    path = tmp_path / "gbk.txt"
+    path.write_bytes("周杰伦".encode("gbk"))
+    with pytest.raises(CorpusError, match="not UTF-8.*iconv"):
+        read_text(path)
+
+
+def test_missing_file_says_which_override_to_use(tmp_path):
+    with pytest.raises(CorpusError, match=r"not found.*data.path"):
+        read_text(tmp_path / "nope.txt")
+
+
+def test_corrupt_zip_is_refused(tmp_path):
+    path = tmp_path / "bad.zip"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CorpusError, match="not a valid zip"):
+        read_text(path)
+
+
+def test_empty_corpus_is_refused(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    with pytest.raises(CorpusError, match="empty"):
+        read_text(path)
+
+
+def test_preprocess_replaces_line_breaks_and_truncates():
+    assert preprocess("a\nb\r\nc") == "a b  c"
+    assert preprocess("a\nbcdef", num_sample=3) == "a b"
+
+
+def test_real_corpus_matches_reference(real_corpus):
+    text = read_text(real_corpus)
+    assert len(text) == 63282 and len(set(text)) == 2583
+    sample = preprocess(text, 10000)
+    assert len(sample) == 10000 and len(Vocab.from_text(sample)) == 1027
+
+
+def test_vocab_round_trip_and_unknown_characters():
+    vocab = Vocab.from_text("不分开 分开")
+    assert vocab.decode(vocab.encode("分开 不")) == "分开 不"
+    with pytest.raises(ValueError, match="not in the vocabulary.*我"):
+        vocab.encode("分我")
+
+
+def test_vocab_is_the_same_in_every_process(real_corpus):
+    """The notebook's set() order changes with PYTHONHASHSEED; ours must not."""
+    code = (
+        "from lyrics_rnn.corpus import Vocab, preprocess, read_text;"
+        f"print(''.join(Vocab.from_text(preprocess(read_text({str(real_corpus)!r}), 10000)).idx_to_char))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1 and len(outputs.pop().strip("\n")) == 1027
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """Serve tmp_path/served over HTTP on loopback."""
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_download_checks_the_hash_and_moves_into_place(http_server, tmp_path):
+    served, base = http_server
+    data = make_zip(served / "lyrics.zip", {"l.txt": "分开".encode()}).read_bytes()
+    target = tmp_path / "data" / "lyrics.zip"
+    path = ensure_corpus(target, f"{base}/lyrics.zip", hashlib.sha256(data).hexdigest())
+    assert path == target and target.read_bytes() == data
+    assert read_text(path) == "分开"
+
+
+def test_download_with_wrong_hash_leaves_nothing(http_server, tmp_path):
+    served, base = http_server
+    make_zip(served / "lyrics.zip", {"l.txt": b"x"})
+    target = tmp_path / "data" / "lyrics.zip"
+    with pytest.raises(ValueError, match="(?i)hash"):
+        ensure_corpus(target, f"{base}/lyrics.zip", "0" * 64)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_offline_download_says_where_to_put_the_file(tmp_path):
+    target = tmp_path / "data" / "lyrics.zip"
+    with pytest.raises(CorpusError, match=r"could not download.*Copy lyrics.zip into"):
+        ensure_corpus(target, "http://127.0.0.1:9/lyrics.zip", "0" * 64)
+    assert not target.exists()
+
+
+def test_a_mistyped_path_is_not_downloaded_under_its_name(tmp_path):
+    with pytest.raises(CorpusError, match="not found"):
+        ensure_corpus(tmp_path / "mylyrics.txt", "http://127.0.0.1:9/lyrics.zip", None)

@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from lyrics_rnn.corpus import Vocab
+from lyrics_rnn.generate import generate
+from lyrics_rnn.models import ScratchRNN
+
+VOCAB = Vocab.from_text("不分开我想你")
+
+
+class Spy(torch.nn.Module):
+    """Records every input it is given and counts the steps it has seen in its state."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.calls = []
+
+    def init_state(self, batch_size, device=None):
+        return torch.zeros(batch_size, 1)
+
+    def forward(self, inputs, state):
+        self.calls.append((inputs.tolist(), float(state)))
+        logits = torch.zeros(1, inputs.shape[1], len(VOCAB))
+        logits[..., VOCAB.char_to_idx["我"]] = 1
+        return logits, state + inputs.shape[1]
+
+
+def test_warm_up_feeds_the_whole_prefix_and_carries_the_state():
+    spy = Spy()
+    text = generate(spy, VOCAB, "不分开", 3)
+    assert text == "不分开我我我"
+    prefix, *steps = spy.calls
+    assert prefix == ([VOCAB.encode("不分开")], 0.0)
+    assert [state for _, state in steps] == [3.0, 4.0, 5.0]
+
+
+def test_greedy_generation_equals_stepwise_argmax():
+    torch.manual_seed(0)
+    net = ScratchRNN(len(VOCAB), 16)
+    text = generate(net, VOCAB, "不分开", 5)
+    ids, state = VOCAB.encode("不分开"), net.init_state(1)
+    for index in ids:
+        logits, state = net(torch.tensor([[index]]), state)
+    for _ in range(5):
+        ids.append(int(logits[0, -1].argmax()))
+        logits, state = net(torch.tensor([[ids[-1]]]), state)
+    assert text == VOCAB.decode(ids) and len(text) == 3 + 5
+
+
+def test_generation_restores_training_mode():
+    net = ScratchRNN(len(VOCAB), 4).train()
+    generate(net, VOCAB, "我", 2)
+    assert net.training
+
+
+def test_prefix_with_unknown_characters_is_refused():
+    with pytest.raises(ValueError, match="not in the vocabulary.*周"):
+        generate(ScratchRNN(len(VOCAB), 4), VOCAB, "周我", 2)

@@ -1,0 +1,66 @@
+import math
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lyrics_rnn.module import CharLM
+from lyrics_rnn.train import train
+
+
+def events(run_dir):
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+@pytest.mark.parametrize("sampler", ["random", "consecutive"])
+@pytest.mark.parametrize("model", ["scratch", "rnn", "gru", "lstm"])
+def test_every_model_and_sampler_trains(compose_train, tmp_path, model, sampler):
+    cfg = compose_train(f"model={model}", f"sampler={sampler}")
+    metrics = train(cfg)
+    assert {"train/loss", "train/ppl", "val/loss", "val/ppl", "train/grad_norm"} <= metrics.keys()
+    assert math.isclose(metrics["train/ppl"], math.exp(metrics["train/loss"]), rel_tol=1e-5)
+    assert 1 < metrics["val/ppl"] < 1e4
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert (checkpoints / "last.ckpt").is_file()
+    assert len(list(checkpoints.glob("epoch*-ppl*.ckpt"))) == 1
+
+
+def test_tensorboard_has_perplexity_curves_and_lyrics(compose_train, tmp_path):
+    train(compose_train())
+    accumulator = events(tmp_path / "run")
+    scalars = accumulator.Tags()["scalars"]
+    assert {"train/ppl", "val/ppl", "train/loss", "train/grad_norm"} <= set(scalars)
+    assert len(accumulator.Scalars("train/ppl")) == 2  # one point per epoch
+    samples = accumulator.Tensors("samples/text_summary")
+    text = samples[-1].tensor_proto.string_val[0].decode()
+    assert "- 分开" in text and "- 不分开" in text
+
+
+def test_same_seed_gives_the_same_numbers(compose_train, tmp_path):
+    first = train(compose_train("model=lstm", "sampler=random", out=tmp_path / "a"))
+    second = train(compose_train("model=lstm", "sampler=random", out=tmp_path / "b"))
+    other = train(compose_train("model=lstm", "sampler=random", "seed=1", out=tmp_path / "c"))
+    assert first == second
+    assert first["train/ppl"] != other["train/ppl"]
+
+
+def test_checkpoint_holds_vocabulary_and_rebuilds_the_model(compose_train, tmp_path):
+    train(compose_train("model=gru"))
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    model = CharLM.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["vocab"] == model.vocab.idx_to_char
+    assert "分" in model.vocab.char_to_idx and model.hparams.cell == "gru"
+
+
+def test_without_validation_train_ppl_is_the_metric(compose_train):
+    with pytest.raises(ValueError, match="set optimized_metric=train/ppl"):
+        train(compose_train("data.val_fraction=0"))
+    metrics = train(compose_train("data.val_fraction=0", "optimized_metric=train/ppl"))
+    assert "val/ppl" not in metrics and metrics["train/ppl"] > 1
+
+
+def test_fast_dev_run_profile(compose_train):
+    metrics = train(compose_train("debug=fast_dev_run", "sampler=consecutive"))
+    assert math.isfinite(metrics["train/ppl"])
