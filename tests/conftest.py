@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lyrics_rnn.corpus import ensure_corpus
 
@@ -67,3 +68,10 @@ def real_corpus() -> Path:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         data = compose(config_name="train", overrides=[f"paths.root_dir={ROOT}"]).data
     return ensure_corpus(data.path, data.url, data.sha256)
+
+
+def events(run_dir: Path) -> EventAccumulator:
+    """Everything TensorBoard would show for one run folder, read with TensorBoard's own reader."""
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator.Reload()
+    return accumulator

@@ -4,7 +4,8 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, tiny_overrides
+import pytest
+from conftest import ROOT, events, tiny_overrides
 
 SCRIPT = str(ROOT / "scripts" / "train.py")
 
@@ -45,6 +46,26 @@ def test_multirun_runs_each_job_in_its_own_folder(tiny_corpus, tmp_path):
     assert jobs == ["0_scratch_random", "1_lstm_random"]
     for job in tmp_path.glob("multirun/*/*_*_random"):
         assert (job / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_two_device_ddp_matches_one_device(tiny_corpus, tmp_path):
+    """Rows of each batch are split over two CPU processes; the averaged gradient is one device's."""
+    args = [
+        *cli_overrides(tiny_corpus, tmp_path),
+        "model=lstm",
+        "sampler=consecutive",
+        "sampler.batch_size=4",
+    ]
+    curves = []
+    for trainer in ("cpu", "ddp"):
+        out = tmp_path / trainer
+        result = run(
+            *args, f"trainer={trainer}", "trainer.accelerator=cpu", f"hydra.run.dir={out}", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        curves.append([event.value for event in events(out).Scalars("train/ppl")])
+    assert len(curves[0]) == 2
+    assert curves[0] == pytest.approx(curves[1], rel=1e-5)
 
 
 def test_unknown_model_lists_the_choices(tmp_path):

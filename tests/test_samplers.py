@@ -79,3 +79,20 @@ def test_too_short_corpus_names_the_sizes(partition):
 def test_sizes_below_one_are_refused(sizes):
     with pytest.raises(ValueError, match="must both be at least 1"):
         ConsecutivePartition(100, *sizes)
+
+
+@pytest.mark.parametrize("partition", [RandomPartition, ConsecutivePartition])
+def test_shards_split_every_batch_by_rows(partition):
+    whole = [starts for starts, _ in partition(400, 4, 5)]
+    shards = []
+    for rank in (0, 1):
+        sharded = partition(400, 4, 5)
+        sharded.shard(rank, 2)
+        shards.append([starts for starts, _ in sharded])
+    for full, even, odd in zip(whole, *shards, strict=True):
+        assert torch.equal(full[0::2], even) and torch.equal(full[1::2], odd)
+
+
+def test_uneven_shards_are_refused():
+    with pytest.raises(ValueError, match="batch_size=3 cannot be split evenly over 2 devices"):
+        RandomPartition(400, 3, 5).shard(0, 2)

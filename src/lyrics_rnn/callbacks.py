@@ -1,8 +1,9 @@
-"""Lightning callbacks: lyrics samples printed and written to TensorBoard during training."""
+"""Lightning callbacks: lyrics samples (printed and in TensorBoard) and training speed."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import lightning as L
@@ -35,3 +36,21 @@ class LyricsSamples(L.Callback):
             if isinstance(logger, TensorBoardLogger):
                 text = "\n\n".join(f"- {sample}" for sample in samples)
                 logger.experiment.add_text("samples", text, global_step=trainer.global_step)
+
+
+class EpochSpeed(L.Callback):
+    """Logs `time/epoch_s` and `time/chars_per_s` of each training epoch (validation excluded)."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start, self.chars = time.perf_counter(), 0
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
+    ) -> None:
+        self.chars += batch[1].numel()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        seconds = time.perf_counter() - self.start
+        # Across devices: the slowest one sets the epoch time, and the characters add up.
+        pl_module.log("time/epoch_s", seconds, sync_dist=True, reduce_fx="max")
+        pl_module.log("time/chars_per_s", self.chars / seconds, sync_dist=True, reduce_fx="sum")

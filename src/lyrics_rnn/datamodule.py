@@ -77,9 +77,12 @@ class LyricsDataModule(L.LightningDataModule):
                 ) from error
 
     def train_dataloader(self) -> DataLoader:
+        if self.trainer is not None:
+            self.train_partition.shard(self.trainer.global_rank, self.trainer.world_size)
         return self._loader(self.train_ids, self.train_partition)
 
     def val_dataloader(self) -> DataLoader | list:
+        # Not sharded: every process scores the whole tail (one stream cannot be split), with equal results.
         return [] if self.val_partition is None else self._loader(self.val_ids, self.val_partition)
 
     def _loader(self, ids: Tensor, partition: Partition) -> DataLoader:

@@ -71,11 +71,24 @@ class Partition(Sampler[tuple[Tensor, bool]]):
 
     def __init__(self, num_tokens: int, batch_size: int, num_steps: int) -> None:
         self.num_tokens, self.batch_size, self.num_steps = num_tokens, batch_size, num_steps
-        self.epoch = 0
+        self.epoch, self.rank, self.world_size = 0, 0, 1
         self._num_batches = len(self.starts())  # validates the sizes up front, before any training
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Give this process rows rank, rank + world_size, ... of every batch (data-parallel training).
+
+        Splitting rows rather than batches keeps each row's continuation on the same process, so the
+        consecutive sampler still carries the state; the averaged gradients equal one device's.
+        """
+        if self.batch_size % world_size:
+            raise ValueError(
+                f"sampler.batch_size={self.batch_size} cannot be split evenly over {world_size} devices; "
+                "make it a multiple of trainer.devices."
+            )
+        self.rank, self.world_size = rank, world_size
 
     def starts(self) -> Tensor:
         raise NotImplementedError
@@ -85,7 +98,7 @@ class Partition(Sampler[tuple[Tensor, bool]]):
 
     def __iter__(self) -> Iterator[tuple[Tensor, bool]]:
         for index, row in enumerate(self.starts()):
-            yield row, index == 0 or not self.carries_state
+            yield row[self.rank :: self.world_size], index == 0 or not self.carries_state
 
 
 class RandomPartition(Partition):
