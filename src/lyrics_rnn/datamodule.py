@@ -79,12 +79,13 @@ class LyricsDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.trainer is not None:
             self.train_partition.shard(self.trainer.global_rank, self.trainer.world_size)
-        return self._loader(self.train_ids, self.train_partition)
+        return batch_loader(self.train_ids, self.train_partition)
 
     def val_dataloader(self) -> DataLoader | list:
         # Not sharded: every process scores the whole tail (one stream cannot be split), with equal results.
-        return [] if self.val_partition is None else self._loader(self.val_ids, self.val_partition)
+        return [] if self.val_partition is None else batch_loader(self.val_ids, self.val_partition)
 
-    def _loader(self, ids: Tensor, partition: Partition) -> DataLoader:
-        # batch_size=None: each sampler item already is a whole batch.
-        return DataLoader(WindowDataset(ids, partition.num_steps), sampler=partition, batch_size=None)
+
+def batch_loader(ids: Tensor, partition: Partition) -> DataLoader:
+    """A DataLoader of (X, Y, reset) batches; batch_size=None because each sampler item is a whole batch."""
+    return DataLoader(WindowDataset(ids, partition.num_steps), sampler=partition, batch_size=None)

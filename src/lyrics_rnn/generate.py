@@ -1,16 +1,41 @@
-"""Writing lyrics the book's way: warm up on the whole prefix, then feed back the argmax."""
+"""Writing lyrics: warm up on the whole prefix, then greedy (the book's way) or sampled decoding."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from lyrics_rnn.corpus import Vocab
 
 
+def pick_next(
+    logits: Tensor,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """The next character from [V] logits: argmax at temperature 0, else a draw from softmax(logits / T)."""
+    if temperature == 0:
+        return logits.argmax()
+    if temperature < 0 or (top_k is not None and top_k < 1):
+        raise ValueError(f"temperature={temperature} must be >= 0 and top_k={top_k} >= 1 (or null).")
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.numel():
+        logits = logits.masked_fill(logits < logits.topk(top_k).values[-1], float("-inf"))
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)[0]
+
+
 @torch.no_grad()
-def generate(net: nn.Module, vocab: Vocab, prefix: str, num_chars: int) -> str:
-    """Return `prefix` followed by `num_chars` greedily decoded characters."""
+def generate(
+    net: nn.Module,
+    vocab: Vocab,
+    prefix: str,
+    num_chars: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> str:
+    """Return `prefix` followed by `num_chars` decoded characters."""
     if not prefix:
         raise ValueError("the prefix must hold at least one character.")
     was_training = net.training
@@ -21,7 +46,7 @@ def generate(net: nn.Module, vocab: Vocab, prefix: str, num_chars: int) -> str:
         # Warm-up: every prefix character goes through the network, the state carried along.
         logits, state = net(torch.tensor([ids], device=device), net.init_state(1, device))
         for _ in range(num_chars):
-            next_id = logits[0, -1].argmax().view(1, 1)
+            next_id = pick_next(logits[0, -1], temperature, top_k, generator).view(1, 1)
             ids.append(int(next_id))
             logits, state = net(next_id, state)
     finally:

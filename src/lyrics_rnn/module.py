@@ -43,7 +43,13 @@ class CharLM(L.LightningModule):
         self.vocab = Vocab(vocab)
         self.net = build_network(cell, len(self.vocab), num_hiddens, num_layers, dropout, bidirectional)
         self.make_optimizer = optimizer
-        self.train_loss, self.val_loss = MeanMetric(), MeanMetric()
+        # nan_strategy="disable": a non-finite loss must show in the mean, not be dropped from it.
+        self.train_loss, self.val_loss = (
+            MeanMetric(nan_strategy="disable"),
+            MeanMetric(nan_strategy="disable"),
+        )
+        # The first global step with a non-finite loss or gradient (-1: none), kept on the device.
+        self.register_buffer("first_bad_step", torch.tensor(-1), persistent=False)
         self.states: dict[str, State | None] = {"train": None, "val": None}
 
     def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
@@ -67,12 +73,16 @@ class CharLM(L.LightningModule):
         return self.train_loss if stage == "train" else self.val_loss
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
+        loss = self._step(batch, "train")
+        self._note_if_non_finite(loss.detach())
+        return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
     def on_train_epoch_end(self) -> None:
+        # Runs before the checkpoint callbacks: a diverged epoch never overwrites a good checkpoint.
+        self._stop_if_diverged()
         self._log_epoch("train")
 
     def on_validation_epoch_end(self) -> None:
@@ -89,6 +99,38 @@ class CharLM(L.LightningModule):
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads)
         self.log("train/grad_norm", norm, on_step=False, on_epoch=True, batch_size=1)
+        self._note_if_non_finite(norm)
+
+    def _note_if_non_finite(self, value: Tensor) -> None:
+        """Remember the first step with a non-finite value, on the device: no host sync per step."""
+        bad = ~torch.isfinite(value) & (self.first_bad_step < 0)
+        self.first_bad_step = torch.where(bad, self.global_step, self.first_bad_step)
+
+    def _stop_if_diverged(self) -> None:
+        step = int(self.first_bad_step)
+        if step < 0:
+            return
+        trainer = self.trainer
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        kept = [c.best_model_path for c in trainer.checkpoint_callbacks if c.best_model_path] or ["none yet"]
+        raise FloatingPointError(
+            f"training diverged: non-finite loss or gradient at epoch {self.current_epoch + 1}, global step "
+            f"{step} (lr={lr}, gradient_clip_val={trainer.gradient_clip_val}). Checkpoints of earlier epochs "
+            f"are kept: {', '.join(kept)}. Lower model.optimizer.lr or trainer.gradient_clip_val, or check the data."
+        )
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The global RNG drives dropout: with it saved, a resumed run repeats the uninterrupted one.
+        checkpoint["rng_state"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng_state"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        rng_state = checkpoint.get("rng_state", {})
+        if "torch" in rng_state:
+            torch.set_rng_state(rng_state["torch"].cpu())
+        if "cuda" in rng_state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([state.cpu() for state in rng_state["cuda"]])
 
     def configure_optimizers(self) -> Optimizer:
         if self.make_optimizer is None:

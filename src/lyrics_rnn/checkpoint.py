@@ -1,0 +1,81 @@
+"""Checkpoint files: written atomically, read without ever executing code from them."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from lyrics_rnn.module import CharLM
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable lyrics-rnn checkpoint, with what to do about it in the message."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves beside the target and renames over it: a kill mid-save never truncates a good checkpoint."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with open(partial, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict:
+        return read_checkpoint(path, map_location)
+
+
+def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """`torch.load` with `weights_only=True`: tensors and plain containers only, never arbitrary pickles."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint not found: {path}. Pass ckpt_path=<run>/checkpoints/last.ckpt of an existing run."
+        )
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path} was refused: it holds objects that only an unsafe unpickler would load ({error}). "
+            "Use a checkpoint written by lyrics-rnn."
+        ) from error
+    except (RuntimeError, EOFError, OSError) as error:
+        raise CheckpointError(
+            f"{path} cannot be read, truncated or corrupt? ({error}). Use another checkpoint."
+        ) from error
+    if not isinstance(checkpoint, dict) or "vocab" not in checkpoint.get("hyper_parameters", {}):
+        raise CheckpointError(
+            f"{path} is not a lyrics-rnn checkpoint (no vocabulary in it); use one from a run's checkpoints/."
+        )
+    return checkpoint
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> CharLM:
+    """Rebuild a trained model from its checkpoint alone: hyperparameters and vocabulary travel inside."""
+    checkpoint = read_checkpoint(path, map_location="cpu")
+    model = CharLM(**checkpoint["hyper_parameters"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(resolve_device(device)).eval()

@@ -1,0 +1,101 @@
+"""Checkpoints: atomic writes, safe reads, generation and evaluation from the file alone, divergence."""
+
+import math
+import os
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from conftest import events
+
+from lyrics_rnn.checkpoint import AtomicCheckpointIO, CheckpointError, load_model, read_checkpoint
+from lyrics_rnn.generate import generate
+from lyrics_rnn.train import train
+
+
+@pytest.fixture
+def trained(compose_train, tmp_path):
+    """A tiny GRU trained for two epochs: its run folder and final metrics."""
+    metrics = train(compose_train("model=gru"))
+    return tmp_path / "run", metrics
+
+
+class Payload:
+    """Unpickling this runs code: it creates the file named in it."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_malicious_pickle_is_refused_without_running_it(tmp_path):
+    marker, evil = tmp_path / "pwned", tmp_path / "evil.ckpt"
+    torch.save({"hyper_parameters": {"vocab": ["a"]}, "state_dict": Payload(marker)}, evil)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_model(evil)
+    assert not marker.exists()
+    torch.load(evil, weights_only=False)  # the payload is live: an unsafe load runs it
+    assert marker.exists()
+
+
+def test_truncated_foreign_and_missing_files_are_refused(trained, tmp_path):
+    run_dir, _ = trained
+    data = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_model(truncated)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not a lyrics-rnn checkpoint"):
+        load_model(foreign)
+    with pytest.raises(CheckpointError, match="checkpoint not found.*ckpt_path="):
+        load_model(tmp_path / "nope.ckpt")
+
+
+def test_a_failed_save_leaves_the_good_checkpoint_in_place(tmp_path, monkeypatch):
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"hyper_parameters": {"vocab": ["a"]}, "epoch": 1}, path)
+
+    def dies_half_way(obj, file):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt  # as a kill would, mid-write
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"hyper_parameters": {"vocab": ["a"]}, "epoch": 2}, path)
+    assert read_checkpoint(path)["epoch"] == 1
+    assert os.listdir(tmp_path) == ["last.ckpt"]
+
+
+def test_model_from_checkpoint_generates_what_the_trained_one_did(compose_train, tmp_path):
+    """The greedy samples logged at the end of training come back from the checkpoint file alone."""
+    train(compose_train("model=lstm", "callbacks.lyrics_samples.pred_len=20"))
+    model = load_model(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    logged = events(tmp_path / "run").Tensors("samples/text_summary")[-1].tensor_proto.string_val[0].decode()
+    assert f"- {generate(model.net, model.vocab, '分开', 20)}" in logged.split("\n\n")
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_good_checkpoints(compose_train, tmp_path):
+    cfg = compose_train(
+        "trainer.max_epochs=3", "+callbacks.poison._target_=test_checkpoint.PoisonSecondEpoch"
+    )
+    with pytest.raises(
+        FloatingPointError, match=r"diverged.*epoch 2, global step \d+ \(lr=100.*gradient_clip_val=0.01"
+    ):
+        train(cfg)
+    last = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert last["epoch"] == 0
+    assert all(torch.isfinite(value).all() for value in last["state_dict"].values())
+
+
+class PoisonSecondEpoch(L.Callback):
+    """Puts a NaN into the weights when the second epoch starts."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            with torch.no_grad():
+                next(pl_module.parameters()).view(-1)[0] = math.nan
