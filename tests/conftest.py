@@ -54,19 +54,23 @@ def compose_train(tmp_path: Path, tiny_corpus: Path) -> Callable[..., DictConfig
     """Compose conf/train.yaml for the tiny corpus, writing into tmp_path, plus extra overrides."""
 
     def _compose(*overrides: str, out: Path = tmp_path / "run") -> DictConfig:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=[*tiny_overrides(tiny_corpus, out), *overrides])
-        OmegaConf.resolve(cfg)
-        return cfg
+        return compose_config("train", *tiny_overrides(tiny_corpus, out), *overrides)
 
     return _compose
+
+
+def compose_config(name: str, *overrides: str) -> DictConfig:
+    """conf/<name>.yaml with overrides, resolved, as Hydra's compose API builds it."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name=name, overrides=list(overrides))
+    OmegaConf.resolve(cfg)
+    return cfg
 
 
 @pytest.fixture(scope="session")
 def real_corpus() -> Path:
     """The Jay Chou corpus in data/ (CI copies it there; elsewhere it is downloaded and checked)."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        data = compose(config_name="train", overrides=[f"paths.root_dir={ROOT}"]).data
+    data = compose_config("train", f"paths.root_dir={ROOT}", "paths.output_dir=unused").data
     return ensure_corpus(data.path, data.url, data.sha256)
 
 
