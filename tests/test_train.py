@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 from conftest import events
+from hydra.errors import ConfigCompositionException
 
 from lyrics_rnn.module import CharLM
 from lyrics_rnn.train import train
@@ -66,3 +67,34 @@ def test_without_validation_train_ppl_is_the_metric(compose_train):
 def test_fast_dev_run_profile(compose_train):
     metrics = train(compose_train("debug=fast_dev_run", "sampler=consecutive"))
     assert math.isfinite(metrics["train/ppl"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sampler.batch_size=abc"], "'abc' of type 'str' could not be converted to Integer"),
+        (["model.num_hiddens=1.5"], "could not be converted to Integer"),
+        (["data.val_fraction=lots"], "could not be converted to Float"),
+        (["sampler=consecutive", "sampler.seed=3"], "Key 'seed' not in 'ConsecutiveSamplerSchema'"),
+    ],
+)
+def test_type_errors_are_caught_when_composing(compose_train, overrides, message):
+    with pytest.raises(ConfigCompositionException) as error:
+        compose_train(*overrides)
+    assert message in str(error.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.val_fraction=0.5"], r"data.val_fraction=0.5 must lie in \[0, 0.5\)"),
+        (["sampler.num_steps=0"], "must both be at least 1"),
+        (["sampler.batch_size=64"], "too short for one batch of batch_size=64"),
+        (["data.val_batch_size=20"], "validation tail .* too short"),
+        (["model=scratch", "model.num_layers=2"], "scratch RNN has one layer"),
+    ],
+)
+def test_bad_values_are_refused_before_training(compose_train, tmp_path, overrides, message):
+    with pytest.raises(Exception, match=message):
+        train(compose_train(*overrides))
+    assert not (tmp_path / "run" / "checkpoints").exists()

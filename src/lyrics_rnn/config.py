@@ -1,0 +1,95 @@
+"""Typed schemas for the Hydra configs, so a wrong type fails at composition, before any training.
+
+They hold types only; the values live in the YAML files of conf/, each of which names its schema first
+in its defaults list (e.g. `- /schema/sampler/random@_here_`). Defaults here are only for keys a YAML
+file may leave out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class DataSchema:
+    _target_: str = MISSING
+    path: str = MISSING
+    member: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    num_sample: int | None = MISSING
+    val_fraction: float = MISSING
+    val_batch_size: int = MISSING
+    sampler: Any = MISSING
+
+
+@dataclass
+class ConsecutiveSamplerSchema:
+    _target_: str = MISSING
+    _partial_: bool = True
+    batch_size: int = MISSING
+    num_steps: int = MISSING
+
+
+@dataclass
+class RandomSamplerSchema(ConsecutiveSamplerSchema):
+    seed: int = MISSING
+
+
+@dataclass
+class ModelSchema:
+    _target_: str = MISSING
+    cell: str = MISSING
+    num_hiddens: int = MISSING
+    num_layers: int = 1
+    dropout: float = 0.0
+    bidirectional: bool = False
+    optimizer: Any = MISSING
+
+
+@dataclass
+class GenerateSchema:
+    ckpt_path: str = MISSING
+    prefixes: list[str] = MISSING
+    num_chars: int = MISSING
+    temperature: float = MISSING
+    top_k: int | None = None
+    num_samples: int = MISSING
+    seed: int = MISSING
+    device: str = MISSING
+    format: str = MISSING
+
+
+@dataclass
+class EvaluateDataSchema:
+    path: str = MISSING
+    member: str | None = None
+    num_sample: int | None = None
+
+
+@dataclass
+class EvaluateSchema:
+    ckpt_path: str = MISSING
+    data: EvaluateDataSchema = MISSING
+    batch_size: int = MISSING
+    num_steps: int = MISSING
+    device: str = MISSING
+
+
+def register_schemas() -> None:
+    """Make the schemas known to Hydra; call before composing (the scripts and tests do)."""
+    store = ConfigStore.instance()
+    for name, node in {
+        "data": DataSchema,
+        "sampler/random": RandomSamplerSchema,
+        "sampler/consecutive": ConsecutiveSamplerSchema,
+        "model": ModelSchema,
+        "generate": GenerateSchema,
+        "evaluate": EvaluateSchema,
+    }.items():
+        group, _, leaf = f"schema/{name}".rpartition("/")
+        store.store(group=group, name=leaf, node=node)
