@@ -43,11 +43,11 @@ class CharLM(L.LightningModule):
         self.vocab = Vocab(vocab)
         self.net = build_network(cell, len(self.vocab), num_hiddens, num_layers, dropout, bidirectional)
         self.make_optimizer = optimizer
-        # nan_strategy="disable": a non-finite loss must show in the mean, not be dropped from it.
-        self.train_loss, self.val_loss = (
-            MeanMetric(nan_strategy="disable"),
-            MeanMetric(nan_strategy="disable"),
-        )
+        # Epoch means, accumulated on the device. nan_strategy="disable": a non-finite value must show
+        # in the mean, not be dropped from it.
+        self.train_loss = MeanMetric(nan_strategy="disable")
+        self.val_loss = MeanMetric(nan_strategy="disable")
+        self.grad_norm = MeanMetric(nan_strategy="disable")
         # The first global step with a non-finite loss or gradient (-1: none), kept on the device.
         self.register_buffer("first_bad_step", torch.tensor(-1), persistent=False)
         self.states: dict[str, State | None] = {"train": None, "val": None}
@@ -84,6 +84,8 @@ class CharLM(L.LightningModule):
         # Runs before the checkpoint callbacks: a diverged epoch never overwrites a good checkpoint.
         self._stop_if_diverged()
         self._log_epoch("train")
+        self.log("train/grad_norm", self.grad_norm.compute())
+        self.grad_norm.reset()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
@@ -94,12 +96,21 @@ class CharLM(L.LightningModule):
         self.log(f"{stage}/loss", loss)
         self.log(f"{stage}/ppl", loss.exp(), prog_bar=True)
 
-    def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
-        # Runs after backward and before Lightning clips: this is the norm the clipping acts on.
+    def configure_gradient_clipping(
+        self,
+        optimizer: Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clip as the Trainer says, reusing the global norm that is also logged as `train/grad_norm`."""
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads)
-        self.log("train/grad_norm", norm, on_step=False, on_epoch=True, batch_size=1)
+        self.grad_norm.update(norm)  # logged once per epoch: a self.log per step costs milliseconds
         self._note_if_non_finite(norm)
+        if gradient_clip_val and gradient_clip_algorithm in (None, "norm"):
+            torch.nn.utils.clip_grads_with_norm_(self.parameters(), gradient_clip_val, norm)
+        else:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def _note_if_non_finite(self, value: Tensor) -> None:
         """Remember the first step with a non-finite value, on the device: no host sync per step."""

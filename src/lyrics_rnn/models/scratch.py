@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -22,11 +23,13 @@ class ScratchRNN(nn.Module):
 
     def forward(self, inputs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         """inputs [B, T] of indices -> logits [B, T, V] and the last state [B, H]."""
-        # one_hot(X) @ W_xh selects rows of W_xh: a lookup does it without the [B, T, V] one-hot tensor.
-        input_terms = self.W_xh[inputs]
+        # one_hot(X) @ W_xh selects rows of W_xh: an embedding lookup does it without the [B, T, V]
+        # one-hot tensor, for all steps at once, with b_h added once too.
+        input_terms = F.embedding(inputs, self.W_xh) + self.b_h
         hiddens = []
         for x_t in input_terms.unbind(dim=1):
-            state = torch.tanh(x_t + state @ self.W_hh + self.b_h)
+            state = torch.tanh(torch.addmm(x_t, state, self.W_hh))  # X_t W_xh + b_h + H W_hh
             hiddens.append(state)
-        # The output layer does not feed back, so it runs once over all steps.
-        return torch.stack(hiddens, dim=1) @ self.W_ho + self.b_o, state
+        # The output layer does not feed back, so it runs once over all steps: H W_ho + b_o.
+        outputs = torch.addmm(self.b_o, torch.stack(hiddens, dim=1).flatten(0, 1), self.W_ho)
+        return outputs.view(*inputs.shape, -1), state

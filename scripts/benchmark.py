@@ -1,0 +1,48 @@
+"""Training speed: Lightning vs a plain PyTorch loop vs the notebook. `python scripts/benchmark.py [--quick]`."""
+
+import argparse
+import os
+from pathlib import Path
+
+from lyrics_rnn.benchmark import machine, ratios, run_all, table, write_report
+from lyrics_rnn.models import CELLS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="scratch and lstm, random sampler, few epochs")
+    parser.add_argument("--epochs", type=int, help="timed epochs per run (default 5, quick 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="times each arm is run, interleaved (default 2)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the notebook arm runs on the CPU only)")
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmark")
+    args = parser.parse_args()
+    os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+
+    models = ["scratch", "lstm"] if args.quick else list(CELLS)
+    samplers = ["random"] if args.quick else ["random", "consecutive"]
+    epochs = args.epochs or (3 if args.quick else 5)
+    jobs = [
+        (model, sampler, arm)
+        for model in models
+        for sampler in samplers
+        for arm in (
+            "lightning",
+            "plain",
+            *(["notebook"] if model == "scratch" and args.device == "cpu" else []),
+        )
+    ]
+    info = machine(args.device)
+    print(f"machine: {info}")
+    results = run_all(jobs, epochs, args.warmup, args.device, args.rounds)
+    print(table(results))
+    print("\n".join(ratios(results)))
+    print(f"written: {write_report(results, info, args.out)} and latest.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Training speed of the Lightning path against a plain PyTorch loop and the notebook's code.
+
+Each (model, sampler, arm) runs in a fresh process, so that its peak resident memory is its own. Every
+arm takes the same optimizer steps on the same data (the default 10,000 characters, batch 32, 35 steps,
+256 hidden units); an epoch's time is the wall time from its start to the next epoch's start.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from lyrics_rnn import notebook
+from lyrics_rnn.config import register_schemas
+from lyrics_rnn.models import detach_state
+from lyrics_rnn.samplers import windows
+from lyrics_rnn.train import train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    model: str
+    sampler: str
+    arm: str
+    chars_per_s: float
+    s_per_epoch: float
+    peak_rss_mb: float
+    epochs_timed: int
+    chars_per_epoch: int
+
+
+class EpochClock(L.Callback):
+    """Writes the start time of every epoch, and the end of training, to `path` as JSON."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.times = path, []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.times.append(now(pl_module.device))
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.times.append(now(pl_module.device))
+        Path(self.path).write_text(json.dumps({"times": self.times, "steps": trainer.global_step}))
+
+
+def now(device: torch.device) -> float:
+    """perf_counter after the device has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def train_config(
+    model: str, sampler: str, epochs: int, accelerator: str, out: Path, *extra: str
+) -> DictConfig:
+    """The project's training config on the default data, minus validation, checkpoint writing and the
+    lyrics samples (they run once per 50 epochs; here they would land in a timed epoch)."""
+    register_schemas()
+    overrides = [
+        f"model={model}", f"sampler={sampler}", f"trainer.max_epochs={epochs}", f"trainer.accelerator={accelerator}",
+        "data.val_fraction=0", "optimized_metric=train/ppl", "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false", "~callbacks.best_checkpoint", "~callbacks.last_checkpoint",
+        "trainer.enable_checkpointing=false", "~callbacks.lyrics_samples",
+        f"paths.root_dir={ROOT}", f"paths.output_dir={out}", *extra,
+    ]  # fmt: skip
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def lightning_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
+    """`train(cfg)` exactly as scripts/train.py runs it, logging and callbacks included."""
+    accelerator = "gpu" if device.startswith("cuda") else "cpu"
+    with tempfile.TemporaryDirectory() as out:
+        clock_path = Path(out) / "clock.json"
+        clock = [
+            f"+callbacks.clock._target_={EpochClock.__module__}.EpochClock",
+            f"+callbacks.clock.path={clock_path}",
+        ]
+        cfg = train_config(model, sampler, epochs, accelerator, Path(out), *clock)
+        train(cfg)
+        record = json.loads(clock_path.read_text())
+    return durations(record["times"]), record[
+        "steps"
+    ] // epochs * cfg.sampler.batch_size * cfg.sampler.num_steps
+
+
+def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
+    """The same maths as a hand-written PyTorch loop: same network, batches, optimizer, clipping."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = train_config(model, sampler, epochs, "cpu", Path(out))
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup()
+    device = torch.device(device)
+    lm = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
+    net, optimizer = lm.net.to(device), lm.configure_optimizers()
+    ids, partition = datamodule.train_ids.to(device), datamodule.train_partition
+    times, chars, state = [], 0, None
+    for epoch in range(epochs):
+        times.append(now(device))
+        partition.set_epoch(epoch)
+        total = torch.zeros((), device=device)
+        for starts, reset in partition:
+            inputs, targets = windows(ids, starts.to(device), partition.num_steps)
+            state = net.init_state(len(starts), device) if reset or state is None else detach_state(state)
+            logits, state = net(inputs, state)
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.trainer.gradient_clip_val)
+            optimizer.step()
+            total += loss.detach()
+            chars += targets.numel()
+        total.item()  # the loop reads its loss once per epoch, like the Lightning module
+    times.append(now(device))
+    return durations(times), chars // epochs
+
+
+def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
+    """The notebook's own scratch-RNN loop (CPU only, as written), on the same characters."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = train_config(model, sampler, epochs, "cpu", Path(out))
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup()
+    corpus_indices, vocab_size = datamodule.train_ids.tolist(), len(datamodule.vocab)
+    batch_size, num_steps = cfg.sampler.batch_size, cfg.sampler.num_steps
+    params = notebook.get_params(vocab_size, cfg.model.num_hiddens, vocab_size)
+    times = []
+    for _ in range(epochs):
+        times.append(time.perf_counter())
+        notebook.train_epoch(params, corpus_indices, vocab_size, sampler == "random", cfg.model.num_hiddens,
+                             num_steps, 0.5, cfg.trainer.gradient_clip_val, batch_size)  # fmt: skip
+    times.append(time.perf_counter())
+    return durations(times), len(datamodule.train_partition) * batch_size * num_steps
+
+
+ARMS: dict[str, Callable[[str, str, int, str], tuple[list[float], int]]] = {
+    "lightning": lightning_arm,
+    "plain": plain_arm,
+    "notebook": notebook_arm,
+}
+
+
+def durations(times: list[float]) -> list[float]:
+    return [end - start for start, end in itertools.pairwise(times)]
+
+
+def measure(
+    model: str, sampler: str, arm: str, epochs: int, warmup: int, device: str
+) -> tuple[list[float], int, float]:
+    """Runs in a fresh process: one arm for `warmup + epochs` epochs. Returns the timed epochs' seconds,
+    the characters per epoch and the process's peak resident memory in MB."""
+    torch.manual_seed(0)
+    seconds, chars = ARMS[arm](model, sampler, warmup + epochs, device)
+    return seconds[warmup:], chars, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine(device: str) -> dict[str, object]:
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "lightning": L.__version__,
+        "python": platform.python_version(),
+        "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
+    }
+
+
+def run_all(
+    jobs: list[tuple[str, str, str]], epochs: int, warmup: int, device: str, rounds: int
+) -> list[Result]:
+    """Every job in its own spawned process, one at a time, all jobs once per round.
+
+    Rounds interleave the arms, so that a burst of load on a shared machine hits them alike; each
+    result is the median over the timed epochs of all rounds.
+    """
+    seconds: dict[tuple[str, str, str], list[float]] = {job: [] for job in jobs}
+    chars, peak = {}, dict.fromkeys(jobs, 0.0)
+    for round_ in range(rounds):
+        for job in jobs:
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+                timed, chars[job], peak_mb = pool.submit(measure, *job, epochs, warmup, device).result()
+            seconds[job] += timed
+            peak[job] = max(peak[job], peak_mb)
+            print(
+                f"round {round_ + 1}: {' '.join(job):30s} {statistics.median(timed):7.3f} s/epoch", flush=True
+            )
+    results = []
+    for job in jobs:
+        s_per_epoch = statistics.median(seconds[job])
+        results.append(
+            Result(*job, chars[job] / s_per_epoch, s_per_epoch, peak[job], len(seconds[job]), chars[job])
+        )
+    return results
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'model':8s} {'sampler':12s} {'arm':10s} {'s/epoch':>8s} {'chars/s':>9s} {'peak MB':>8s}"]
+    lines += [
+        f"{r.model:8s} {r.sampler:12s} {r.arm:10s} {r.s_per_epoch:8.3f} {r.chars_per_s:9.0f} {r.peak_rss_mb:8.0f}"
+        for r in results
+    ]
+    return "\n".join(lines)
+
+
+def write_report(results: list[Result], info: dict[str, object], folder: Path) -> Path:
+    """outputs/benchmark/<timestamp>.json and latest.json, each written to a temporary file and renamed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(
+        {"machine": info, "results": [asdict(r) for r in results]}, indent=2, ensure_ascii=False
+    )
+    path = folder / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
+    for target in (path, folder / "latest.json"):
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_text(text)
+        os.replace(partial, target)
+    return path
+
+
+def ratios(results: list[Result]) -> list[str]:
+    """Lightning / plain and scratch-vs-notebook speed ratios, one line each."""
+    by_key = {(r.model, r.sampler, r.arm): r for r in results}
+    lines = []
+    for (model, sampler, arm), result in by_key.items():
+        plain = by_key.get((model, sampler, "plain"))
+        if arm == "lightning" and plain:
+            lines.append(
+                f"{model} {sampler}: lightning / plain = {result.chars_per_s / plain.chars_per_s:.2f}x"
+            )
+        if arm == "notebook" and (model, sampler, "lightning") in by_key:
+            ours = by_key[(model, sampler, "lightning")].chars_per_s
+            lines.append(f"{model} {sampler}: lightning / notebook = {ours / result.chars_per_s:.2f}x")
+    return lines

@@ -1,0 +1,41 @@
+"""The benchmark script runs and writes the documented JSON (its figures are not checked here: timings
+belong to benchmark runs, not tests)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from lyrics_rnn import notebook
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_the_report(real_corpus, tmp_path):
+    args = ["--quick", "--epochs", "1", "--warmup", "0", "--rounds", "1", "--out", str(tmp_path)]
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), *args],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    assert {"cpu", "cores", "torch", "device"} <= latest["machine"].keys()
+    arms = {(r["model"], r["arm"]) for r in latest["results"]}
+    assert arms == {("scratch", "lightning"), ("scratch", "plain"), ("scratch", "notebook"),
+                    ("lstm", "lightning"), ("lstm", "plain")}  # fmt: skip
+    for row in latest["results"]:
+        assert row["sampler"] == "random" and row["chars_per_epoch"] == 8 * 32 * 35
+        assert row["chars_per_s"] == pytest.approx(row["chars_per_epoch"] / row["s_per_epoch"])
+        assert row["peak_rss_mb"] > 100
+    assert len(list(tmp_path.glob("20*.json"))) == 1
+    assert "lightning / plain" in result.stdout and "lightning / notebook" in result.stdout
+
+
+def test_notebook_baseline_still_has_its_bugs():
+    """The baseline must stay the notebook's code: its clipping sums per-tensor norms."""
+    import torch
+
+    params = [torch.zeros(3, requires_grad=True), torch.zeros(4, requires_grad=True)]
+    params[0].grad, params[1].grad = torch.tensor([3.0, 0, 0]), torch.tensor([4.0, 0, 0, 0])
+    notebook.grad_clipping(params, theta=1.0)
+    # Sum of norms = 7 (not the global 5): each gradient is scaled by 1/7.
+    assert params[0].grad[0].item() == pytest.approx(3 / 7)
