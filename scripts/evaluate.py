@@ -4,11 +4,11 @@ import hydra
 from omegaconf import DictConfig
 
 from lyrics_rnn.checkpoint import load_model
-from lyrics_rnn.config import register_schemas
+from lyrics_rnn.config import register_configs
 from lyrics_rnn.corpus import preprocess, read_text
 from lyrics_rnn.evaluate import perplexity
 
-register_schemas()
+register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")

@@ -7,10 +7,10 @@ import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.checkpoint import load_model
-from lyrics_rnn.config import register_schemas
+from lyrics_rnn.config import register_configs
 from lyrics_rnn.generate import generate
 
-register_schemas()
+register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="generate")

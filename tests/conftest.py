@@ -10,10 +10,10 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lyrics_rnn.config import register_schemas
+from lyrics_rnn.config import register_configs
 from lyrics_rnn.corpus import ensure_corpus
 
-register_schemas()
+register_configs()
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lyrics_rnn.models import RecurrentLM, ScratchRNN, build_network
+from lyrics_rnn.models import RecurrentLM, ScratchGRU, ScratchLSTM, ScratchRNN, build_network
 
 VOCAB, HIDDEN = 1027, 256
 
@@ -71,5 +71,65 @@ def test_bidirectional_is_refused_with_the_reason():
 def test_unknown_cell_and_scratch_options_are_refused():
     with pytest.raises(ValueError, match="unknown model.cell='transformer'"):
         build_network("transformer", 10, 8)
-    with pytest.raises(ValueError, match="scratch RNN has one layer"):
+    with pytest.raises(ValueError, match="scratch network has one layer"):
         build_network("scratch", 10, 8, num_layers=2)
+
+
+def copy_gate_weights(scratch, cell, gate_order, scratch_gates):
+    """nn.*Cell stacks its gates' weights ([G*H, V] and [G*H, H]) in `gate_order`: copy them over."""
+    hidden = scratch.num_hiddens
+    with torch.no_grad():
+        for index, name in enumerate(gate_order):
+            gate = scratch_gates[name]
+            rows = slice(index * hidden, (index + 1) * hidden)
+            getattr(scratch, f"W_x{gate}").copy_(cell.weight_ih[rows].t())
+            getattr(scratch, f"W_h{gate}").copy_(cell.weight_hh[rows].t())
+            getattr(scratch, f"b_{gate}").copy_(cell.bias_ih[rows] + cell.bias_hh[rows])
+
+
+def test_scratch_lstm_equals_lstm_cell():
+    torch.manual_seed(0)
+    scratch, cell = ScratchLSTM(12, 6), torch.nn.LSTMCell(12, 6)
+    copy_gate_weights(scratch, cell, "ifgo", {"i": "i", "f": "f", "g": "c", "o": "o"})
+    inputs = torch.randint(0, 12, (3, 4))
+    h, c = torch.randn(3, 6), torch.randn(3, 6)
+    _, (scratch_h, scratch_c) = scratch(inputs, (h, c))
+    for x in F.one_hot(inputs, 12).float().unbind(1):
+        h, c = cell(x, (h, c))
+    torch.testing.assert_close(scratch_h, h)
+    torch.testing.assert_close(scratch_c, c)
+
+
+@pytest.mark.parametrize("diagonal", [True, False])
+def test_scratch_gru_against_gru_cell(diagonal):
+    """Same gates and weights. The book applies the reset gate before W_hh, (R * H) W_hh; nn.GRUCell after,
+    R * (H W_hn + b_hn). The two agree exactly when W_hh is diagonal (and b_hn = 0), and only then."""
+    torch.manual_seed(0)
+    scratch, cell = ScratchGRU(12, 6), torch.nn.GRUCell(12, 6)
+    with torch.no_grad():
+        cell.bias_hh[12:].zero_()  # b_hn: nn.GRU's extra bias inside the reset gate
+        if diagonal:
+            cell.weight_hh[12:] = torch.diag(torch.randn(6))
+    copy_gate_weights(scratch, cell, "rzn", {"r": "r", "z": "z", "n": "h"})
+    inputs = torch.randint(0, 12, (3, 4))
+    h = torch.randn(3, 6)
+    _, scratch_h = scratch(inputs, h)
+    for x in F.one_hot(inputs, 12).float().unbind(1):
+        h = cell(x, h)
+    assert torch.allclose(scratch_h, h, atol=1e-6) == diagonal
+
+
+@pytest.mark.parametrize(("net", "state_parts"), [(ScratchGRU, 1), (ScratchLSTM, 2)])
+def test_scratch_gated_shapes_and_init(net, state_parts):
+    torch.manual_seed(0)
+    model = net(VOCAB, HIDDEN)
+    logits, state = model(torch.arange(20).reshape(4, 5), model.init_state(4))
+    assert logits.shape == (4, 5, VOCAB)
+    parts = state if isinstance(state, tuple) else (state,)
+    assert len(parts) == state_parts and all(p.shape == (4, HIDDEN) for p in parts)
+    assert (
+        abs(model.W_xz.std().item() - 0.01) < 1e-3
+        if net is ScratchGRU
+        else abs(model.W_xi.std().item() - 0.01) < 1e-3
+    )
+    assert not model.b_q.any()

@@ -10,7 +10,7 @@ from lyrics_rnn.train import train
 
 
 @pytest.mark.parametrize("sampler", ["random", "consecutive"])
-@pytest.mark.parametrize("model", ["scratch", "rnn", "gru", "lstm"])
+@pytest.mark.parametrize("model", ["scratch", "scratch_gru", "scratch_lstm", "rnn", "gru", "lstm"])
 def test_every_model_and_sampler_trains(compose_train, tmp_path, model, sampler):
     cfg = compose_train(f"model={model}", f"sampler={sampler}")
     metrics = train(cfg)
@@ -91,7 +91,7 @@ def test_type_errors_are_caught_when_composing(compose_train, overrides, message
         (["sampler.num_steps=0"], "must both be at least 1"),
         (["sampler.batch_size=64"], "too short for one batch of batch_size=64"),
         (["data.val_batch_size=20"], "validation tail .* too short"),
-        (["model=scratch", "model.num_layers=2"], "scratch RNN has one layer"),
+        (["model=scratch", "model.num_layers=2"], "scratch network has one layer"),
     ],
 )
 def test_bad_values_are_refused_before_training(compose_train, tmp_path, overrides, message):

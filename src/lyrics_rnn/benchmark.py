@@ -29,7 +29,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lyrics_rnn import notebook
-from lyrics_rnn.config import register_schemas
+from lyrics_rnn.config import register_configs
+from lyrics_rnn.files import write_atomically
 from lyrics_rnn.models import detach_state
 from lyrics_rnn.samplers import windows
 from lyrics_rnn.train import train
@@ -75,7 +76,7 @@ def train_config(
 ) -> DictConfig:
     """The project's training config on the default data, minus validation, checkpoint writing and the
     lyrics samples (they run once per 50 epochs; here they would land in a timed epoch)."""
-    register_schemas()
+    register_configs()
     overrides = [
         f"model={model}", f"sampler={sampler}", f"trainer.max_epochs={epochs}", f"trainer.accelerator={accelerator}",
         "data.val_fraction=0", "optimized_metric=train/ppl", "trainer.enable_progress_bar=false",
@@ -236,16 +237,13 @@ def table(results: list[Result]) -> str:
 
 
 def write_report(results: list[Result], info: dict[str, object], folder: Path) -> Path:
-    """outputs/benchmark/<timestamp>.json and latest.json, each written to a temporary file and renamed."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """outputs/benchmark/<timestamp>.json and latest.json, each written atomically."""
     text = json.dumps(
         {"machine": info, "results": [asdict(r) for r in results]}, indent=2, ensure_ascii=False
     )
     path = folder / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     for target in (path, folder / "latest.json"):
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_text(text)
-        os.replace(partial, target)
+        write_atomically(target, lambda file: file.write(text.encode()))
     return path
 
 

@@ -7,11 +7,12 @@ file may leave out.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -80,8 +81,14 @@ class EvaluateSchema:
     device: str = MISSING
 
 
-def register_schemas() -> None:
-    """Make the schemas known to Hydra; call before composing (the scripts and tests do)."""
+def cpu_share(n_jobs: int) -> int:
+    """Torch threads for one of `n_jobs` jobs sharing this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+
+
+def register_configs() -> None:
+    """Make the schemas and the `cpu_share` resolver known; call before composing (scripts and tests do)."""
+    OmegaConf.register_new_resolver("cpu_share", cpu_share, replace=True)
     store = ConfigStore.instance()
     for name, node in {
         "data": DataSchema,

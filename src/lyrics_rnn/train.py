@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -13,6 +14,8 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train as `cfg` says and return the final logged metrics (`cfg.optimized_metric` among them)."""
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     # The vocabulary size is known only once the corpus is read; the model is built from it.
@@ -29,6 +32,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    log.info("torch CPU threads: %d", torch.get_num_threads())
     log.info(
         "corpus: %d train / %d validation characters, vocabulary of %d",
         len(datamodule.train_ids),

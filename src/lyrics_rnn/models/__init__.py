@@ -5,9 +5,14 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from lyrics_rnn.models.recurrent import LAYERS, RecurrentLM, State
-from lyrics_rnn.models.scratch import ScratchRNN
+from lyrics_rnn.models.scratch import ScratchGRU, ScratchLSTM, ScratchRecurrent, ScratchRNN
 
-CELLS = ("scratch", *LAYERS)
+SCRATCH: dict[str, type[ScratchRecurrent]] = {
+    "scratch": ScratchRNN,
+    "scratch_gru": ScratchGRU,
+    "scratch_lstm": ScratchLSTM,
+}
+CELLS = (*SCRATCH, *LAYERS)
 
 
 def build_network(
@@ -26,10 +31,12 @@ def build_network(
         )
     if num_hiddens < 1 or num_layers < 1:
         raise ValueError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
-    if cell == "scratch":
+    if cell in SCRATCH:
         if num_layers != 1 or dropout:
-            raise ValueError("the scratch RNN has one layer and no dropout; use model=rnn for those options.")
-        return ScratchRNN(vocab_size, num_hiddens)
+            raise ValueError(
+                f"the {cell} network has one layer and no dropout; use model=rnn|gru|lstm for those."
+            )
+        return SCRATCH[cell](vocab_size, num_hiddens)
     if cell in LAYERS:
         return RecurrentLM(cell, vocab_size, num_hiddens, num_layers, dropout)
     raise ValueError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
@@ -42,4 +49,13 @@ def detach_state(state: State) -> State:
     return tuple(part.detach() for part in state)
 
 
-__all__ = ["CELLS", "RecurrentLM", "ScratchRNN", "State", "build_network", "detach_state"]
+__all__ = [
+    "CELLS",
+    "RecurrentLM",
+    "ScratchGRU",
+    "ScratchLSTM",
+    "ScratchRNN",
+    "State",
+    "build_network",
+    "detach_state",
+]

@@ -1,4 +1,4 @@
-"""The book's RNN written out by hand: H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h), O_t = H_t W_ho + b_o."""
+"""The book's recurrent networks written out by hand: tanh RNN, GRU and LSTM, with their parameter names."""
 
 from __future__ import annotations
 
@@ -6,30 +6,93 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+State = Tensor | tuple[Tensor, Tensor]
 
-class ScratchRNN(nn.Module):
-    """The notebook's `get_params` + `rnn`, as a module with the shared `forward(X, state)` interface."""
+
+class ScratchRecurrent(nn.Module):
+    """What the three share: per gate g the parameters W_xg [V, H], W_hg [H, H], b_g [H] (normal init,
+    std 0.01, zero biases), the loop over time, and the output layer H W + b.
+
+    A one-hot input times W_xg selects rows of W_xg, so every gate's input term X_t W_xg + b_g is an
+    embedding lookup, done for all steps at once; the output layer does not feed back, so it runs once
+    over all steps too.
+    """
+
+    gates: tuple[str, ...]
+    output_names = ("W_hq", "b_q")
 
     def __init__(self, vocab_size: int, num_hiddens: int, init_std: float = 0.01) -> None:
         super().__init__()
-        self.W_xh = nn.Parameter(torch.randn(vocab_size, num_hiddens) * init_std)
-        self.W_hh = nn.Parameter(torch.randn(num_hiddens, num_hiddens) * init_std)
-        self.b_h = nn.Parameter(torch.zeros(num_hiddens))
-        self.W_ho = nn.Parameter(torch.randn(num_hiddens, vocab_size) * init_std)
-        self.b_o = nn.Parameter(torch.zeros(vocab_size))
 
-    def init_state(self, batch_size: int, device: torch.device | None = None) -> Tensor:
-        return torch.zeros(batch_size, self.W_hh.shape[0], device=device, dtype=self.W_hh.dtype)
+        def normal(*shape: int) -> nn.Parameter:
+            return nn.Parameter(torch.randn(*shape) * init_std)
 
-    def forward(self, inputs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        """inputs [B, T] of indices -> logits [B, T, V] and the last state [B, H]."""
-        # one_hot(X) @ W_xh selects rows of W_xh: an embedding lookup does it without the [B, T, V]
-        # one-hot tensor, for all steps at once, with b_h added once too.
-        input_terms = F.embedding(inputs, self.W_xh) + self.b_h
+        for gate in self.gates:
+            setattr(self, f"W_x{gate}", normal(vocab_size, num_hiddens))
+            setattr(self, f"W_h{gate}", normal(num_hiddens, num_hiddens))
+            setattr(self, f"b_{gate}", nn.Parameter(torch.zeros(num_hiddens)))
+        weight, bias = self.output_names
+        setattr(self, weight, normal(num_hiddens, vocab_size))
+        setattr(self, bias, nn.Parameter(torch.zeros(vocab_size)))
+        self.num_hiddens = num_hiddens
+
+    def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
+        return torch.zeros(batch_size, self.num_hiddens, device=device)
+
+    def step(self, x: dict[str, Tensor], state: State) -> State:
+        """One time step, given the input terms x[g] = X_t W_xg + b_g of every gate."""
+        raise NotImplementedError
+
+    def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
+        """inputs [B, T] of indices -> logits [B, T, V] and the last state."""
+        terms = {
+            g: F.embedding(inputs, getattr(self, f"W_x{g}")) + getattr(self, f"b_{g}") for g in self.gates
+        }
         hiddens = []
-        for x_t in input_terms.unbind(dim=1):
-            state = torch.tanh(torch.addmm(x_t, state, self.W_hh))  # X_t W_xh + b_h + H W_hh
-            hiddens.append(state)
-        # The output layer does not feed back, so it runs once over all steps: H W_ho + b_o.
-        outputs = torch.addmm(self.b_o, torch.stack(hiddens, dim=1).flatten(0, 1), self.W_ho)
+        for t in range(inputs.shape[1]):
+            state = self.step({g: term[:, t] for g, term in terms.items()}, state)
+            hiddens.append(state[0] if isinstance(state, tuple) else state)
+        weight, bias = (getattr(self, name) for name in self.output_names)
+        outputs = torch.addmm(bias, torch.stack(hiddens, dim=1).flatten(0, 1), weight)
         return outputs.view(*inputs.shape, -1), state
+
+
+class ScratchRNN(ScratchRecurrent):
+    """H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h), O_t = H_t W_ho + b_o: the notebook's `rnn`."""
+
+    gates = ("h",)
+    output_names = ("W_ho", "b_o")
+
+    def step(self, x: dict[str, Tensor], state: Tensor) -> Tensor:
+        return torch.tanh(torch.addmm(x["h"], state, self.W_hh))
+
+
+class ScratchGRU(ScratchRecurrent):
+    """The book's GRU: the reset gate scales H before W_hh (nn.GRU scales H W_hn after it)."""
+
+    gates = ("z", "r", "h")
+
+    def step(self, x: dict[str, Tensor], H: Tensor) -> Tensor:
+        Z = torch.sigmoid(torch.addmm(x["z"], H, self.W_hz))
+        R = torch.sigmoid(torch.addmm(x["r"], H, self.W_hr))
+        H_tilda = torch.tanh(torch.addmm(x["h"], R * H, self.W_hh))
+        return Z * H + (1 - Z) * H_tilda
+
+
+class ScratchLSTM(ScratchRecurrent):
+    """The book's LSTM: input, forget and output gates, candidate memory C_tilda, state (H, C)."""
+
+    gates = ("i", "f", "o", "c")
+
+    def init_state(self, batch_size: int, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+        H = super().init_state(batch_size, device)
+        return H, torch.zeros_like(H)
+
+    def step(self, x: dict[str, Tensor], state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        H, C = state
+        I = torch.sigmoid(torch.addmm(x["i"], H, self.W_hi))  # noqa: E741
+        F_ = torch.sigmoid(torch.addmm(x["f"], H, self.W_hf))
+        O = torch.sigmoid(torch.addmm(x["o"], H, self.W_ho))  # noqa: E741
+        C_tilda = torch.tanh(torch.addmm(x["c"], H, self.W_hc))
+        C = F_ * C + I * C_tilda
+        return O * torch.tanh(C), C

@@ -1,0 +1,130 @@
+"""The chapter by sweeps: book experiments, local-parallel and submitit launchers, Optuna, the report."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, compose_config, tiny_overrides
+
+from lyrics_rnn.report import write_report
+
+# REFERENCE.md: model, optimizer, lr, epochs, sampler, training perplexity.
+BOOK = {
+    "book_scratch_random": ("scratch", "SGD", 100, 250, "random", 1.30),
+    "book_scratch_consecutive": ("scratch", "SGD", 100, 250, "consecutive", 1.16),
+    "book_rnn_consecutive": ("rnn", "Adam", 1e-3, 250, "consecutive", 1.02),
+    "book_scratch_gru_consecutive": ("scratch_gru", "SGD", 100, 160, "consecutive", 1.44),
+    "book_gru_consecutive": ("gru", "Adam", 1e-2, 160, "consecutive", 1.02),
+    "book_scratch_lstm_consecutive": ("scratch_lstm", "SGD", 100, 160, "consecutive", 4.27),
+    "book_lstm_consecutive": ("lstm", "Adam", 1e-2, 160, "consecutive", 1.02),
+}
+
+
+def sweep(*args, cwd):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "-m", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+def cli_overrides(corpus, out):
+    return [o for o in tiny_overrides(corpus, out) if not o.startswith("paths.output_dir")]
+
+
+@pytest.mark.parametrize("experiment", sorted(BOOK))
+def test_book_experiment_configs_match_the_reference(experiment, tmp_path):
+    cfg = compose_config("train", f"experiment={experiment}", f"paths.output_dir={tmp_path}")
+    model, optimizer, lr, epochs, sampler, ppl = BOOK[experiment]
+    assert cfg.model.cell == model and cfg.model.optimizer._target_ == f"torch.optim.{optimizer}"
+    assert cfg.model.optimizer.lr == lr and cfg.trainer.max_epochs == epochs
+    assert cfg.sampler._target_.endswith(f"{sampler.capitalize()}Partition")
+    assert cfg.data.val_fraction == 0 and cfg.optimized_metric == "train/ppl" and cfg.book_ppl == ppl
+    assert cfg.model.num_hiddens == 256 and cfg.sampler.batch_size == 32 and cfg.sampler.num_steps == 35
+    assert cfg.trainer.gradient_clip_val == 0.01 and cfg.data.num_sample == 10000
+
+
+@pytest.fixture(scope="module")
+def book_sweep(tmp_path_factory):
+    """`-m experiment=glob(book_*)` on the tiny corpus, one epoch each: the whole chapter in miniature."""
+    from conftest import LYRICS
+
+    tmp = tmp_path_factory.mktemp("book")
+    corpus = tmp / "tiny.txt"
+    corpus.write_text(LYRICS, encoding="utf-8")
+    result = sweep("experiment=glob(book_*)", *cli_overrides(corpus, tmp), "trainer.max_epochs=1",
+                   "model.num_hiddens=16", "sampler.batch_size=3", "sampler.num_steps=5", cwd=tmp)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (sweep_dir,) = (tmp / "multirun").iterdir()
+    return sweep_dir
+
+
+def test_glob_sweep_runs_all_seven_book_rows(book_sweep):
+    jobs = sorted(p.name.split("_", 1)[1] for p in book_sweep.iterdir() if p.is_dir())
+    expected = sorted(f"{model}_{sampler}" for model, *_, sampler, _ in BOOK.values())
+    assert jobs == expected
+
+
+def test_report_tables_plots_and_compares_with_the_book(book_sweep):
+    table, image = write_report(book_sweep)
+    text = table.read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "_" in line.split("|")[1]]
+    assert len(rows) == 7
+    for experiment, (model, *_, sampler, ppl) in BOOK.items():
+        row = next(r for r in rows if r.split("|")[1].strip().endswith(f"_{model}_{sampler}"))
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert cells[1:4] == [model, sampler, "1"], experiment
+        assert float(cells[4]) > 1 and cells[5] == f"{ppl:.2f}"  # measured next to the book's figure
+    assert image.read_bytes().startswith(b"\x89PNG") and image.stat().st_size > 10_000
+    assert "- 分开" in text  # the last generated samples
+
+
+def test_report_on_a_folder_without_runs_says_what_it_expects(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no runs below"):
+        write_report(tmp_path)
+
+
+def test_parallel_launcher_runs_jobs_side_by_side_with_a_thread_share(tiny_corpus, tmp_path):
+    result = sweep(
+        "launcher=parallel", "model=scratch,lstm", *cli_overrides(tiny_corpus, tmp_path), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    logs = sorted(tmp_path.glob("multirun/*/*_random/train.log"))
+    assert len(logs) == 2
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert all(f"torch CPU threads: {share}" in log.read_text(encoding="utf-8") for log in logs)
+
+
+def test_submitit_launcher_runs_a_sweep_through_its_local_executor(tiny_corpus, tmp_path):
+    result = sweep("launcher=submitit_local", "model=scratch,gru", *cli_overrides(tiny_corpus, tmp_path),
+                   cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    runs = sorted(p.parent.name for p in tmp_path.glob("multirun/*/*_random/checkpoints"))
+    assert runs == ["0_scratch_random", "1_gru_random"]
+    assert list(tmp_path.glob("multirun/*/.submitit/*/*_result.pkl"))
+
+
+def test_slurm_launcher_config_composes(tmp_path):
+    cfg = compose_config("train", "launcher=slurm", f"paths.output_dir={tmp_path}")
+    assert cfg.threads is None  # a cluster job owns its cores
+
+
+def test_optuna_search_minimises_the_validation_perplexity(tiny_corpus, tmp_path):
+    overrides = [
+        o for o in cli_overrides(tiny_corpus, tmp_path) if "num_hiddens" not in o and "num_steps" not in o
+    ]
+    result = sweep("hparams_search=lstm_optuna", "hydra.sweeper.n_trials=3", "trainer.max_epochs=1",
+                   "sampler.batch_size=2", *overrides, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (results,) = tmp_path.glob("multirun/*/optimization_results.yaml")
+    text = results.read_text()
+    assert "name: optuna" in text and re.search(r"best_value: \d", text)
+    for param in (
+        "model.optimizer.lr",
+        "model.num_hiddens",
+        "trainer.gradient_clip_val",
+        "sampler.num_steps",
+    ):
+        assert param in text
+    assert len(list(tmp_path.glob("multirun/*/*_lstm_consecutive/checkpoints/last.ckpt"))) == 3
