@@ -1,3 +1,5 @@
+import math
+
 import lightning as L
 import pytest
 import torch
@@ -59,7 +61,8 @@ def test_random_sampler_starts_every_batch_from_zero():
     )
 
 
-def test_gradient_clipping_bounds_the_global_norm(tmp_path):
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_gradient_clipping_bounds_the_gradients(tmp_path, algorithm):
     ids = torch.randint(0, 10, (400,))
     seen_by_optimizer: list[float] = []
 
@@ -67,7 +70,9 @@ def test_gradient_clipping_bounds_the_global_norm(tmp_path):
         def step(self, closure=None):
             loss = closure() if closure is not None else None  # forward, backward, then Lightning clips
             grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
-            seen_by_optimizer.append(float(torch.nn.utils.get_total_norm(grads)))
+            # "norm" bounds the global L2 norm, "value" every entry (the inf-norm)
+            norm_type = 2.0 if algorithm == "norm" else math.inf
+            seen_by_optimizer.append(float(torch.nn.utils.get_total_norm(grads, norm_type=norm_type)))
             super().step()
             return loss
 
@@ -75,7 +80,7 @@ def test_gradient_clipping_bounds_the_global_norm(tmp_path):
     trainer = L.Trainer(
         max_epochs=1,
         gradient_clip_val=0.01,
-        gradient_clip_algorithm="norm",
+        gradient_clip_algorithm=algorithm,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,

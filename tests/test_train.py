@@ -2,7 +2,7 @@ import math
 
 import pytest
 import torch
-from conftest import events
+from conftest import compose_config, events
 from hydra.errors import ConfigCompositionException
 
 from lyrics_rnn.module import CharLM
@@ -98,3 +98,17 @@ def test_bad_values_are_refused_before_training(compose_train, tmp_path, overrid
     with pytest.raises(Exception, match=message):
         train(compose_train(*overrides))
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_gpu_trainer_config_composes_for_one_gpu(tmp_path):
+    cfg = compose_config(
+        "train", "trainer=gpu", "trainer.precision=bf16-mixed", f"paths.output_dir={tmp_path}"
+    )
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.devices == 1
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.gradient_clip_val == 0.01
+
+
+@pytest.mark.parametrize("model", ["scratch", "lstm"])
+def test_bf16_mixed_precision_trains_on_the_cpu(compose_train, model):
+    metrics = train(compose_train(f"model={model}", "trainer.precision=bf16-mixed"))
+    assert math.isfinite(metrics["train/ppl"]) and math.isfinite(metrics["val/ppl"])

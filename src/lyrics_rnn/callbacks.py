@@ -39,18 +39,23 @@ class LyricsSamples(L.Callback):
 
 
 class EpochSpeed(L.Callback):
-    """Logs `time/epoch_s` and `time/chars_per_s` of each training epoch (validation excluded)."""
+    """Logs `time/epoch_s` and `time/chars_per_s` of each epoch's training, up to its validation pass."""
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.start, self.chars = time.perf_counter(), 0
+        self.start, self.stop, self.chars = time.perf_counter(), None, 0
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
     ) -> None:
         self.chars += batch[1].numel()
 
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning validates inside the training epoch, before on_train_epoch_end: stop the clock here.
+        if not trainer.sanity_checking:
+            self.stop = time.perf_counter()
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        seconds = time.perf_counter() - self.start
+        seconds = (self.stop or time.perf_counter()) - self.start
         # Across devices: the slowest one sets the epoch time, and the characters add up.
         pl_module.log("time/epoch_s", seconds, sync_dist=True, reduce_fx="max")
         pl_module.log("time/chars_per_s", self.chars / seconds, sync_dist=True, reduce_fx="sum")
