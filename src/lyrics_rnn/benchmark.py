@@ -30,6 +30,7 @@ from omegaconf import DictConfig
 
 from lyrics_rnn import notebook
 from lyrics_rnn.config import register_configs
+from lyrics_rnn.datamodule import LyricsDataModule
 from lyrics_rnn.files import write_atomically
 from lyrics_rnn.models import detach_state
 from lyrics_rnn.samplers import windows
@@ -100,19 +101,24 @@ def lightning_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[l
         cfg = train_config(model, sampler, epochs, accelerator, Path(out), *clock)
         train(cfg)
         record = json.loads(clock_path.read_text())
-    return durations(record["times"]), record[
-        "steps"
-    ] // epochs * cfg.sampler.batch_size * cfg.sampler.num_steps
+    chars_per_step = cfg.sampler.batch_size * cfg.sampler.num_steps
+    return durations(record["times"]), record["steps"] // epochs * chars_per_step
+
+
+def default_data(model: str, sampler: str, epochs: int) -> tuple[DictConfig, LyricsDataModule]:
+    """The config the Lightning arm trains with, and its data, set up (for the arms without Lightning)."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = train_config(model, sampler, epochs, "cpu", Path(out))
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup()
+    return cfg, datamodule
 
 
 def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
     """The same maths as a hand-written PyTorch loop: same network, batches, optimizer, clipping."""
-    with tempfile.TemporaryDirectory() as out:
-        cfg = train_config(model, sampler, epochs, "cpu", Path(out))
+    cfg, datamodule = default_data(model, sampler, epochs)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup()
     device = torch.device(device)
     lm = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
     net, optimizer = lm.net.to(device), lm.configure_optimizers()
@@ -140,11 +146,7 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
 
 def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
     """The notebook's own scratch-RNN loop (CPU only, as written), on the same characters."""
-    with tempfile.TemporaryDirectory() as out:
-        cfg = train_config(model, sampler, epochs, "cpu", Path(out))
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup()
+    cfg, datamodule = default_data(model, sampler, epochs)
     corpus_indices, vocab_size = datamodule.train_ids.tolist(), len(datamodule.vocab)
     batch_size, num_steps = cfg.sampler.batch_size, cfg.sampler.num_steps
     params = notebook.get_params(vocab_size, cfg.model.num_hiddens, vocab_size)

@@ -52,9 +52,7 @@ def read_run(folder: Path, root: Path) -> Run:
     config = OmegaConf.load(folder / ".hydra" / "config.yaml")
     choices = OmegaConf.load(folder / ".hydra" / "hydra.yaml").hydra.runtime.choices
     train_events = events.Scalars("train/ppl") if "train/ppl" in tags["scalars"] else []
-    speeds = (
-        [e.value for e in events.Scalars("time/chars_per_s")] if "time/chars_per_s" in tags["scalars"] else []
-    )
+    speeds = [value for _, value in curve("time/chars_per_s")]
     samples = ""
     if "samples/text_summary" in tags["tensors"]:
         samples = events.Tensors("samples/text_summary")[-1].tensor_proto.string_val[0].decode()
@@ -64,7 +62,7 @@ def read_run(folder: Path, root: Path) -> Run:
         sampler=choices.get("sampler", "?"),
         experiment=choices.get("experiment"),
         book_ppl=config.get("book_ppl"),
-        train_ppl=curve("train/ppl"),
+        train_ppl=[(i + 1, e.value) for i, e in enumerate(train_events)],
         val_ppl=curve("val/ppl"),
         wall_s=train_events[-1].wall_time - events.FirstEventTimestamp() if train_events else math.nan,
         chars_per_s=statistics.median(speeds) if speeds else math.nan,
@@ -96,9 +94,8 @@ def markdown(runs: list[Run], plot_name: str) -> str:
 
 def plot(runs: list[Run], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(9, 5.5))
-    for run in runs:
-        if run.train_ppl:
-            line = axes.plot(*zip(*run.train_ppl, strict=True), label=f"{run.name} train")[0]
+    for run in (run for run in runs if run.train_ppl):
+        (line,) = axes.plot(*zip(*run.train_ppl, strict=True), label=f"{run.name} train")
         if run.val_ppl:
             axes.plot(*zip(*run.val_ppl, strict=True), "--", color=line.get_color(), label=f"{run.name} val")
     axes.set(yscale="log", xlabel="epoch", ylabel="perplexity", title="Perplexity per epoch")
