@@ -11,6 +11,7 @@ SCRIPT = str(ROOT / "scripts" / "train.py")
 
 
 def run(*args, cwd):
+    """The training script in a subprocess; the timeout is the watchdog against a hang."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     return subprocess.run(
         [sys.executable, SCRIPT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
@@ -48,24 +49,53 @@ def test_multirun_runs_each_job_in_its_own_folder(tiny_corpus, tmp_path):
         assert (job / "checkpoints" / "last.ckpt").is_file()
 
 
-def test_two_device_ddp_matches_one_device(tiny_corpus, tmp_path):
-    """Rows of each batch are split over two CPU processes; the averaged gradient is one device's."""
+def curves(run_dir):
+    """Per-epoch train/ppl and val/ppl of a run, as TensorBoard shows them."""
+    accumulator = events(run_dir)
+    return {tag: [e.value for e in accumulator.Scalars(tag)] for tag in ("train/ppl", "val/ppl")}
+
+
+@pytest.mark.parametrize("sampler", ["consecutive", "random"])
+def test_ddp_with_every_default_matches_one_process_and_resumes(tiny_corpus, tmp_path, sampler):
+    """The default callbacks, progress bar and loggers on, under a watchdog: two CPU processes give
+    one process's perplexities (held-out read as 2 streams by both), also after resuming."""
+    args = [*cli_overrides(tiny_corpus, tmp_path), "model=lstm", f"sampler={sampler}", "sampler.batch_size=4"]
+    args += ["data.val_batch_size=2", "trainer.accelerator=cpu"]
+    one, two, resumed = tmp_path / "one", tmp_path / "two", tmp_path / "resumed"
+    for out, extra in [
+        (one, ["trainer=cpu", "trainer.max_epochs=3"]),
+        (two, ["trainer=ddp"]),
+        (resumed, ["trainer=ddp", "trainer.max_epochs=3", f"ckpt_path={two / 'checkpoints' / 'last.ckpt'}"]),
+    ]:
+        result = run(*args, *extra, f"hydra.run.dir={out}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+    single, ddp, after = curves(one), curves(two), curves(resumed)
+    assert len(single["train/ppl"]) == 3 and len(ddp["val/ppl"]) == 2 and len(after["train/ppl"]) == 1
+    for tag in single:
+        assert ddp[tag] + after[tag] == pytest.approx(single[tag], rel=1e-5)
+    assert (two / "checkpoints" / "last.ckpt").is_file() and "samples" in (two / "train.log").read_text()
+
+
+def test_ddp_fails_fast_when_a_rank_stalls(tiny_corpus, tmp_path):
+    """Rank 1 stalls for a minute while rank 0 waits in a collective: the process-group timeout
+    (5 s here) ends the run with an error naming the wait, long before the stall would."""
     args = [
         *cli_overrides(tiny_corpus, tmp_path),
-        "model=lstm",
-        "sampler=consecutive",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
         "sampler.batch_size=4",
+        "trainer.strategy.timeout.seconds=5",
+        "+callbacks.fault._target_=ddp_faults.StalledRank",
+        f"hydra.run.dir={tmp_path / 'out'}",
     ]
-    curves = []
-    for trainer in ("cpu", "ddp"):
-        out = tmp_path / trainer
-        result = run(
-            *args, f"trainer={trainer}", "trainer.accelerator=cpu", f"hydra.run.dir={out}", cwd=tmp_path
-        )
-        assert result.returncode == 0, result.stderr
-        curves.append([event.value for event in events(out).Scalars("train/ppl")])
-    assert len(curves[0]) == 2
-    assert curves[0] == pytest.approx(curves[1], rel=1e-5)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "faults")}
+    log = tmp_path / "stderr.txt"
+    # A file, not a pipe: the stalled rank outlives the launcher and would hold a pipe open.
+    with log.open("w") as stderr:
+        process = subprocess.Popen([sys.executable, SCRIPT, *args], cwd=tmp_path, env=env, stderr=stderr,
+                                   stdout=subprocess.DEVNULL)  # fmt: skip
+        assert process.wait(timeout=45) != 0
+    assert "Timed out waiting 5000ms" in log.read_text()
 
 
 def test_unknown_model_lists_the_choices(tmp_path):

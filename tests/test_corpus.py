@@ -63,8 +63,8 @@ def test_empty_corpus_is_refused(tmp_path):
         read_text(path)
 
 
-def test_preprocess_replaces_line_breaks_and_truncates():
-    assert preprocess("a\nb\r\nc") == "a b  c"
+def test_preprocess_replaces_line_breaks_as_text_mode_reads_them_and_truncates():
+    assert preprocess("\ufeffa\nb\r\nc\rd") == "a b c d"  # one space per line break, no BOM
     assert preprocess("a\nbcdef", num_sample=3) == "a b"
 
 

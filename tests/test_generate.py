@@ -31,7 +31,7 @@ def test_warm_up_feeds_the_whole_prefix_and_carries_the_state():
     text = generate(spy, VOCAB, "不分开", 3)
     assert text == "不分开我我我"
     prefix, *steps = spy.calls
-    assert prefix == ([VOCAB.encode("不分开")], 0.0)
+    assert prefix == ([VOCAB.encode("不分开").tolist()], 0.0)
     assert [state for _, state in steps] == [3.0, 4.0, 5.0]
 
 
@@ -39,7 +39,7 @@ def test_greedy_generation_equals_stepwise_argmax():
     torch.manual_seed(0)
     net = ScratchRNN(len(VOCAB), 16)
     text = generate(net, VOCAB, "不分开", 5)
-    ids, state = VOCAB.encode("不分开"), net.init_state(1)
+    ids, state = VOCAB.encode("不分开").tolist(), net.init_state(1)
     for index in ids:
         logits, state = net(torch.tensor([[index]]), state)
     for _ in range(5):

@@ -11,7 +11,7 @@ def test_scratch_rnn_learns_the_lyrics_like_the_book(compose_train, real_corpus)
     cfg = compose_train(
         f"data.path={real_corpus}",
         "data.num_sample=10000",
-        "data.val_fraction=0",
+        "data.split=[1,0,0]",
         "optimized_metric=train/ppl",
         "model=scratch",
         "model.num_hiddens=256",

@@ -33,7 +33,7 @@ def trained(tmp_path_factory):
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     tail = tmp / "tail.txt"
-    tail.write_text(datamodule.vocab.decode(datamodule.val_ids.tolist()), encoding="utf-8")
+    tail.write_text(datamodule.vocab.decode(datamodule.ids["val"].tolist()), encoding="utf-8")
     corpus.unlink()
     return tmp / "run" / "checkpoints" / "last.ckpt", tail, val_ppl
 

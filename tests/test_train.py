@@ -59,8 +59,8 @@ def test_checkpoint_holds_vocabulary_and_rebuilds_the_model(compose_train, tmp_p
 
 def test_without_validation_train_ppl_is_the_metric(compose_train):
     with pytest.raises(ValueError, match="set optimized_metric=train/ppl"):
-        train(compose_train("data.val_fraction=0"))
-    metrics = train(compose_train("data.val_fraction=0", "optimized_metric=train/ppl"))
+        train(compose_train("data.split=[1,0,0]"))
+    metrics = train(compose_train("data.split=[1,0,0]", "optimized_metric=train/ppl"))
     assert "val/ppl" not in metrics and metrics["train/ppl"] > 1
 
 
@@ -74,7 +74,7 @@ def test_fast_dev_run_profile(compose_train):
     [
         (["sampler.batch_size=abc"], "'abc' of type 'str' could not be converted to Integer"),
         (["model.num_hiddens=1.5"], "could not be converted to Integer"),
-        (["data.val_fraction=lots"], "could not be converted to Float"),
+        (["data.min_freq=lots"], "could not be converted to Integer"),
         (["sampler=consecutive", "sampler.seed=3"], "Key 'seed' not in 'ConsecutiveSamplerSchema'"),
     ],
 )
@@ -87,10 +87,10 @@ def test_type_errors_are_caught_when_composing(compose_train, overrides, message
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["data.val_fraction=0.5"], r"data.val_fraction=0.5 must lie in \[0, 0.5\)"),
+        (["data.split=[0.5,0.6,0]"], r"data.split=\[0.5, 0.6, 0.0\] must be three shares"),
         (["sampler.num_steps=0"], "must both be at least 1"),
         (["sampler.batch_size=64"], "too short for one batch of batch_size=64"),
-        (["data.val_batch_size=20"], "validation tail .* too short"),
+        (["data.val_batch_size=100"], "val part .* too short for 100 streams"),
         (["model=scratch", "model.num_layers=2"], "scratch network has one layer"),
     ],
 )
@@ -112,3 +112,14 @@ def test_gpu_trainer_config_composes_for_one_gpu(tmp_path):
 def test_bf16_mixed_precision_trains_on_the_cpu(compose_train, model):
     metrics = train(compose_train(f"model={model}", "trainer.precision=bf16-mixed"))
     assert math.isfinite(metrics["train/ppl"]) and math.isfinite(metrics["val/ppl"])
+
+
+def test_a_foreign_corpus_trains_to_the_end_with_samples_from_its_own_text(compose_train, tmp_path):
+    """English text, default prefixes 分开/不分开: the samples fall back to the held-out text's start."""
+    corpus = tmp_path / "english.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog\r\n" * 12, encoding="utf-8")
+    with pytest.warns(UserWarning, match="outside this corpus's vocabulary"):
+        metrics = train(compose_train(f"data.path={corpus}"))
+    assert math.isfinite(metrics["val/ppl"]) and (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    text = events(tmp_path / "run").Tensors("samples/text_summary")[-1].tensor_proto.string_val[0].decode()
+    assert text.startswith("- ") and "分" not in text

@@ -80,7 +80,7 @@ def train_config(
     register_configs()
     overrides = [
         f"model={model}", f"sampler={sampler}", f"trainer.max_epochs={epochs}", f"trainer.accelerator={accelerator}",
-        "data.val_fraction=0", "optimized_metric=train/ppl", "trainer.enable_progress_bar=false",
+        "data.split=[1,0,0]", "optimized_metric=train/ppl", "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false", "~callbacks.best_checkpoint", "~callbacks.last_checkpoint",
         "trainer.enable_checkpointing=false", "~callbacks.lyrics_samples",
         f"paths.root_dir={ROOT}", f"paths.output_dir={out}", *extra,
@@ -122,7 +122,7 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
     device = torch.device(device)
     lm = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
     net, optimizer = lm.net.to(device), lm.configure_optimizers()
-    ids, partition = datamodule.train_ids.to(device), datamodule.train_partition
+    ids, partition = datamodule.ids["train"].to(device), datamodule.train_partition
     times, chars, state = [], 0, None
     for epoch in range(epochs):
         times.append(now(device))
@@ -147,7 +147,7 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
 def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
     """The notebook's own scratch-RNN loop (CPU only, as written), on the same characters."""
     cfg, datamodule = default_data(model, sampler, epochs)
-    corpus_indices, vocab_size = datamodule.train_ids.tolist(), len(datamodule.vocab)
+    corpus_indices, vocab_size = datamodule.ids["train"].tolist(), len(datamodule.vocab)
     batch_size, num_steps = cfg.sampler.batch_size, cfg.sampler.num_steps
     params = notebook.get_params(vocab_size, cfg.model.num_hiddens, vocab_size)
     times = []

@@ -7,8 +7,9 @@ import time
 from collections.abc import Sequence
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from lyrics_rnn.generate import generate
 
@@ -16,12 +17,32 @@ log = logging.getLogger(__name__)
 
 
 class LyricsSamples(L.Callback):
-    """Every `pred_period` epochs (and after the last), continue each prefix by `pred_len` characters."""
+    """Every `pred_period` epochs (and after the last), continue each prefix by `pred_len` characters.
+
+    A prefix the vocabulary cannot encode (a foreign corpus without `<unk>`) is skipped with a warning;
+    with none left, the start of the held-out (or training) text is the prefix: samples never stop training.
+    """
 
     def __init__(
         self, prefixes: Sequence[str] = ("分开", "不分开"), pred_len: int = 50, pred_period: int = 50
     ):
+        if pred_period < 1 or pred_len < 0:
+            raise ValueError(
+                f"callbacks.lyrics_samples.pred_period={pred_period} must be >= 1 and pred_len={pred_len} >= 0."
+            )
         self.prefixes, self.pred_len, self.pred_period = list(prefixes), pred_len, pred_period
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        vocab = pl_module.vocab
+        usable = [p for p in self.prefixes if p and (vocab.unk is not None or not vocab.unknown(p))]
+        if len(usable) < len(self.prefixes):
+            ids = next(trainer.datamodule.ids[n] for n in ("val", "train") if trainer.datamodule.has(n))
+            usable = usable or [vocab.decode(ids[:5].tolist())]
+            rank_zero_warn(
+                f"lyrics samples: prefixes {self.prefixes} have characters outside this corpus's vocabulary; "
+                f"sampling from {usable} instead. Set callbacks.lyrics_samples.prefixes for this corpus."
+            )
+        self.prefixes = usable
 
     @rank_zero_only
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -56,6 +77,11 @@ class EpochSpeed(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         seconds = (self.stop or time.perf_counter()) - self.start
-        # Across devices: the slowest one sets the epoch time, and the characters add up.
-        pl_module.log("time/epoch_s", seconds, sync_dist=True, reduce_fx="max")
-        pl_module.log("time/chars_per_s", self.chars / seconds, sync_dist=True, reduce_fx="sum")
+        # Across devices, reduced here on every device (a sync_dist log would be reduced later by
+        # whichever code reads it first, e.g. a progress bar on one device only: a hang): the slowest
+        # device sets the epoch time, and the characters add up.
+        strategy, device = trainer.strategy, pl_module.device
+        seconds = strategy.reduce(torch.tensor(seconds, device=device, dtype=torch.float64), reduce_op="max")
+        chars = strategy.reduce(torch.tensor(self.chars, device=device, dtype=torch.float64), reduce_op="sum")
+        pl_module.log("time/epoch_s", seconds.float())
+        pl_module.log("time/chars_per_s", (chars / seconds).float())

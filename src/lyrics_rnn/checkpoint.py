@@ -56,6 +56,17 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     return checkpoint
 
 
+def data_settings(path: str | Path) -> dict[str, Any]:
+    """The corpus file and split a checkpoint was trained on (saved by the data module)."""
+    settings = read_checkpoint(path).get("LyricsDataModule")
+    if not settings:
+        raise CheckpointError(
+            f"{path} does not record its training data (written by an older lyrics-rnn); "
+            "evaluate it on a text file instead: data.path=<file> split=null."
+        )
+    return settings
+
+
 def resolve_device(name: str) -> torch.device:
     """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name."""
     if name == "auto":

@@ -23,7 +23,8 @@ class DataSchema:
     url: str | None = None
     sha256: str | None = None
     num_sample: int | None = MISSING
-    val_fraction: float = MISSING
+    split: list[float] = MISSING
+    min_freq: int = 1
     val_batch_size: int = MISSING
     sampler: Any = MISSING
 
@@ -49,7 +50,13 @@ class ModelSchema:
     num_layers: int = 1
     dropout: float = 0.0
     bidirectional: bool = False
+    embedding_dim: int | None = None
+    tie_weights: bool = False
+    embedding_dropout: float = 0.0
+    output_dropout: float = 0.0
+    weight_dropout: float = 0.0
     optimizer: Any = MISSING
+    scheduler: Any = None
 
 
 @dataclass
@@ -63,11 +70,12 @@ class GenerateSchema:
     seed: int = MISSING
     device: str = MISSING
     format: str = MISSING
+    copy_rate: bool = False
 
 
 @dataclass
 class EvaluateDataSchema:
-    path: str = MISSING
+    path: str | None = None
     member: str | None = None
     num_sample: int | None = None
 
@@ -75,10 +83,19 @@ class EvaluateDataSchema:
 @dataclass
 class EvaluateSchema:
     ckpt_path: str = MISSING
+    split: str | None = MISSING
+    adapt: str = MISSING
     data: EvaluateDataSchema = MISSING
     batch_size: int = MISSING
     num_steps: int = MISSING
+    ngram_order: int = MISSING
     device: str = MISSING
+
+
+@dataclass
+class NgramSchema:
+    order: int = MISSING
+    cache_order: int = MISSING
 
 
 def cpu_share(n_jobs: int) -> int:
@@ -97,6 +114,7 @@ def register_configs() -> None:
         "model": ModelSchema,
         "generate": GenerateSchema,
         "evaluate": EvaluateSchema,
+        "ngram": NgramSchema,
     }.items():
         group, _, leaf = f"schema/{name}".rpartition("/")
         store.store(group=group, name=leaf, node=node)

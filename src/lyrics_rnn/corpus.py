@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 import pooch
 import requests
 
@@ -79,34 +80,67 @@ def read_text(path: str | Path, member: str | None = None) -> str:
 
 
 def preprocess(text: str, num_sample: int | None = None) -> str:
-    """The notebook's preprocessing: line breaks become spaces, then the first `num_sample` characters."""
-    text = text.replace("\n", " ").replace("\r", " ")
+    """The notebook's preprocessing: each line break (\\n, \\r\\n or \\r, as a text-mode read sees them)
+    becomes one space, a leading byte-order mark is dropped, then the first `num_sample` characters."""
+    text = text.removeprefix("\ufeff").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
     return text if num_sample is None else text[:num_sample]
 
 
+UNK = "<unk>"
+
+
+def code_points(text: str) -> np.ndarray:
+    """The text as an array of Unicode code points: vectorised work on characters, no Python loop."""
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
 class Vocab:
-    """Characters <-> indices, in sorted order so every process builds the same mapping."""
+    """Characters <-> indices, in sorted order so every process builds the same mapping.
+
+    An `<unk>` entry (index 0), when present, stands for every character outside the vocabulary: rare
+    training characters (below `min_freq`) and characters the training text never shows.
+    """
 
     def __init__(self, idx_to_char: Sequence[str]) -> None:
         self.idx_to_char = list(idx_to_char)
         self.char_to_idx = {char: idx for idx, char in enumerate(self.idx_to_char)}
         if len(self.char_to_idx) != len(self.idx_to_char):
             raise ValueError("a vocabulary must not list a character twice")
+        self.unk = self.char_to_idx.get(UNK)
+        known = [(ord(c), i) for c, i in self.char_to_idx.items() if c != UNK]
+        self._codes = np.array(sorted(known), dtype=np.int64).reshape(-1, 2)
 
     @classmethod
-    def from_text(cls, text: str) -> Vocab:
-        return cls(sorted(set(text)))
+    def from_text(cls, text: str, min_freq: int = 1, heldout: str = "") -> Vocab:
+        """The characters of `text` seen at least `min_freq` times; `<unk>` too if any character of
+        `text` or `heldout` is left out."""
+        if min_freq < 1:
+            raise ValueError(f"data.min_freq={min_freq} must be at least 1 (1 keeps every character).")
+        codes, counts = np.unique(code_points(text), return_counts=True)
+        kept = codes[counts >= min_freq]
+        unseen = np.setdiff1d(np.unique(code_points(heldout)), kept).size > 0
+        chars = [chr(code) for code in kept.tolist()]
+        return cls(([UNK] if unseen or len(kept) < len(codes) else []) + chars)
 
     def __len__(self) -> int:
         return len(self.idx_to_char)
 
-    def encode(self, text: str) -> list[int]:
-        unknown = sorted(set(text) - self.char_to_idx.keys())
-        if unknown:
-            raise ValueError(
-                f"characters not in the vocabulary: {''.join(unknown)!r}; use only known characters."
-            )
-        return [self.char_to_idx[char] for char in text]
+    def encode(self, text: str) -> np.ndarray:
+        """Indices (int64) of the characters; unknown ones become `<unk>`, or an error without it."""
+        codes = code_points(text).astype(np.int64)
+        known = self._codes[:, 0]
+        where = np.clip(np.searchsorted(known, codes), 0, max(len(known) - 1, 0))
+        found = known[where] == codes if len(known) else np.zeros(len(codes), dtype=bool)
+        if found.all():
+            return self._codes[where, 1]
+        if self.unk is None:
+            unknown = "".join(sorted({chr(c) for c in codes[~found].tolist()}))
+            raise ValueError(f"characters not in the vocabulary: {unknown!r}; use only known characters.")
+        return np.where(found, self._codes[where, 1], self.unk)
+
+    def unknown(self, text: str) -> str:
+        """The distinct characters of `text` outside the vocabulary, in sorted order."""
+        return "".join(sorted(set(text) - self.char_to_idx.keys()))
 
     def decode(self, indices: Iterable[int]) -> str:
         return "".join(self.idx_to_char[i] for i in indices)

@@ -1,9 +1,12 @@
-"""LightningDataModule: corpus file -> vocabulary -> train/validation ids -> per-epoch (X, Y, reset) batches."""
+"""LightningDataModule: corpus file -> train / validation / test parts -> vocabulary -> batches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -11,7 +14,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lyrics_rnn.corpus import Vocab, ensure_corpus, preprocess, read_text
-from lyrics_rnn.samplers import ConsecutivePartition, Partition, windows
+from lyrics_rnn.samplers import Partition, stream_batches, windows
+
+log = logging.getLogger(__name__)
+PARTS = ("train", "val", "test")
 
 
 class WindowDataset(Dataset):
@@ -26,8 +32,40 @@ class WindowDataset(Dataset):
         return inputs, targets, reset
 
 
+def split_text(text: str, split: Sequence[float]) -> dict[str, str]:
+    """Contiguous parts: the first share of the text trains, the next validates, the last tests."""
+    if len(split) != 3 or min(split) < 0 or not math.isclose(sum(split), 1) or split[0] <= 0:
+        raise ValueError(
+            f"data.split={list(split)} must be three shares [train, val, test] >= 0 that sum to 1, "
+            "with a training share, e.g. data.split=[0.8,0.1,0.1]."
+        )
+    num_val, num_test = int(len(text) * split[1]), int(len(text) * split[2])
+    num_train = len(text) - num_val - num_test
+    return {
+        "train": text[:num_train],
+        "val": text[num_train : num_train + num_val],
+        "test": text[num_train + num_val :],
+    }
+
+
+def read_parts(
+    path: str | Path, member: str | None, num_sample: int | None, split: Sequence[float]
+) -> dict[str, str]:
+    """The corpus file, preprocessed as the notebook does, cut into its train / val / test texts."""
+    return split_text(preprocess(read_text(path, member), num_sample), split)
+
+
+def encode_parts(parts: dict[str, str], min_freq: int = 1) -> tuple[Vocab, dict[str, Tensor]]:
+    """The vocabulary of the training part (rarer characters and unseen held-out ones: `<unk>`) and
+    every part's ids."""
+    vocab = Vocab.from_text(parts["train"], min_freq, heldout=parts["val"] + parts["test"])
+    return vocab, {name: torch.from_numpy(vocab.encode(text)) for name, text in parts.items()}
+
+
 class LyricsDataModule(L.LightningDataModule):
-    """The lyrics as batches; validation reads the held-out tail consecutively with the state carried."""
+    """The lyrics as batches. Training uses the sampler; validation and test read their part as
+    consecutive streams with the state carried, every character scored. The vocabulary comes from the
+    training part only."""
 
     def __init__(
         self,
@@ -37,20 +75,21 @@ class LyricsDataModule(L.LightningDataModule):
         sha256: str | None = None,
         member: str | None = None,
         num_sample: int | None = 10000,
-        val_fraction: float = 0.1,
+        split: Sequence[float] = (0.9, 0.1, 0.0),
+        min_freq: int = 1,
         val_batch_size: int = 1,
     ) -> None:
         super().__init__()
-        if not 0 <= val_fraction < 0.5:
-            raise ValueError(
-                f"data.val_fraction={val_fraction} must lie in [0, 0.5); 0 turns validation off."
-            )
         if num_sample is not None and num_sample < 1:
             raise ValueError(f"data.num_sample={num_sample} must be positive, or null for the whole corpus.")
+        if val_batch_size < 1:
+            raise ValueError(f"data.val_batch_size={val_batch_size} must be at least 1.")
         self.path, self.url, self.sha256, self.member = Path(path), url, sha256, member
-        self.num_sample, self.val_fraction, self.val_batch_size = num_sample, val_fraction, val_batch_size
+        self.num_sample, self.split, self.min_freq = num_sample, [float(s) for s in split], min_freq
+        self.val_batch_size = val_batch_size
         self.make_partition = sampler
         self.vocab: Vocab | None = None
+        self.ids: dict[str, Tensor] = {}
 
     def prepare_data(self) -> None:
         ensure_corpus(self.path, self.url, self.sha256)
@@ -58,34 +97,58 @@ class LyricsDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.vocab is not None:
             return
-        text = preprocess(read_text(self.path, self.member), self.num_sample)
-        self.vocab = Vocab.from_text(text)
-        ids = torch.tensor(self.vocab.encode(text), dtype=torch.long)
-        num_val = int(len(ids) * self.val_fraction)
-        self.train_ids, self.val_ids = ids[: len(ids) - num_val], ids[len(ids) - num_val :]
-        self.train_partition = self.make_partition(num_tokens=len(self.train_ids))
-        self.val_partition = None
-        if num_val:
-            try:
-                self.val_partition = ConsecutivePartition(
-                    len(self.val_ids), self.val_batch_size, self.train_partition.num_steps
-                )
-            except ValueError as error:
-                raise ValueError(
-                    f"validation tail (data.val_fraction={self.val_fraction}): {error} "
-                    "Or lower data.val_batch_size, or set data.val_fraction=0."
-                ) from error
+        parts = read_parts(self.path, self.member, self.num_sample, self.split)
+        self.vocab, self.ids = encode_parts(parts, self.min_freq)
+        self.train_partition = self.make_partition(num_tokens=len(self.ids["train"]))
+        for name in ("val", "test"):
+            if self.has(name):  # checked now, not after an epoch of training
+                self._streams(name, 0, 1)
+
+    def has(self, part: str) -> bool:
+        return len(self.ids.get(part, ())) > 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """What defines the parts: Lightning saves it in every checkpoint, so evaluation rebuilds them."""
+        return {
+            "path": str(self.path),
+            "member": self.member,
+            "num_sample": self.num_sample,
+            "split": self.split,
+            "min_freq": self.min_freq,
+        }
+
+    def _streams(self, part: str, rank: int, world_size: int) -> list:
+        num_streams = self.val_batch_size
+        if num_streams % world_size:  # each device takes whole streams
+            num_streams += world_size - num_streams % world_size
+            if rank == 0:
+                log.warning(
+                    "%s: %d streams (data.val_batch_size=%d rounded up to a multiple of %d devices)",
+                    part, num_streams, self.val_batch_size, world_size,
+                )  # fmt: skip
+        try:
+            return stream_batches(
+                self.ids[part], num_streams, self.train_partition.num_steps, rank, world_size
+            )
+        except ValueError as error:
+            raise ValueError(f"{part} part (data.split={self.split}): {error}") from error
+
+    def _heldout_loader(self, part: str) -> DataLoader | list:
+        if not self.has(part):
+            return []
+        rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return DataLoader(self._streams(part, rank, world_size), batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
         if self.trainer is not None:
             self.train_partition.shard(self.trainer.global_rank, self.trainer.world_size)
-        return batch_loader(self.train_ids, self.train_partition)
+        partition = self.train_partition
+        return DataLoader(
+            WindowDataset(self.ids["train"], partition.num_steps), sampler=partition, batch_size=None
+        )
 
     def val_dataloader(self) -> DataLoader | list:
-        # Not sharded: every process scores the whole tail (one stream cannot be split), with equal results.
-        return [] if self.val_partition is None else batch_loader(self.val_ids, self.val_partition)
+        return self._heldout_loader("val")
 
-
-def batch_loader(ids: Tensor, partition: Partition) -> DataLoader:
-    """A DataLoader of (X, Y, reset) batches; batch_size=None because each sampler item is a whole batch."""
-    return DataLoader(WindowDataset(ids, partition.num_steps), sampler=partition, batch_size=None)
+    def test_dataloader(self) -> DataLoader | list:
+        return self._heldout_loader("test")

@@ -1,20 +1,106 @@
-"""Perplexity of a trained model on any text, read the way validation reads it."""
+"""Scoring held-out text: a model's probability of every character, static or adapted as it reads.
+
+Adaptation uses only text already scored, so it is a legitimate evaluation: dynamic evaluation
+(Krause et al. 2018: after scoring a segment, one gradient step on it), the cache of the text so far,
+and a mixture with the Kneser-Ney n-gram, its weights fitted on the validation part only.
+"""
 
 from __future__ import annotations
 
-import lightning as L
+import copy
+
+import numpy as np
 import torch
+from torch import Tensor, nn
 
-from lyrics_rnn.datamodule import batch_loader
-from lyrics_rnn.module import CharLM
-from lyrics_rnn.samplers import ConsecutivePartition
+from lyrics_rnn.cache import context_cache, fit_bucketed, mix, perplexity
+from lyrics_rnn.models import detach_state
+from lyrics_rnn.ngram import KneserNey
+from lyrics_rnn.samplers import IGNORE, stream_batches
+
+ADAPTATIONS = ("none", "ngram", "cache", "dynamic", "best")
+DYNAMIC_LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 
 
-def perplexity(model: CharLM, text: str, batch_size: int = 1, num_steps: int = 35) -> float:
-    """exp(token-mean cross-entropy) over `batch_size` consecutive streams, the state carried between batches."""
-    ids = torch.tensor(model.vocab.encode(text), dtype=torch.long)
-    loader = batch_loader(ids, ConsecutivePartition(len(ids), batch_size, num_steps))
-    accelerator = "gpu" if model.device.type == "cuda" else "cpu"
-    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False)
-    (metrics,) = trainer.validate(model, loader)
-    return metrics["val/ppl"]
+def target_probs(
+    net: nn.Module, ids: Tensor, num_streams: int = 1, num_steps: int = 35, dynamic_lr: float = 0.0
+) -> np.ndarray:
+    """P(ids[i + 1] | ids[: i + 1]) for every i, read as validation reads (consecutive streams, state
+    carried); with `dynamic_lr`, a copy of the network takes an SGD step on each segment once scored."""
+    if dynamic_lr:
+        net = copy.deepcopy(net)
+    net.eval()
+    device = next(net.parameters()).device
+    state, picked = None, []
+    for inputs, targets, reset in stream_batches(ids, num_streams, num_steps):
+        inputs, targets = inputs.to(device), targets.to(device)
+        state = net.init_state(inputs.shape[0], device) if reset else detach_state(state)
+        with torch.set_grad_enabled(dynamic_lr > 0):
+            logits, state = net(inputs, state)
+            log_probs = logits.float().log_softmax(-1).gather(-1, targets.clamp(min=0)[..., None])[..., 0]
+        if dynamic_lr:
+            net.zero_grad()
+            (-log_probs[targets != IGNORE].mean()).backward()
+            with torch.no_grad():
+                for p in net.parameters():
+                    if p.grad is not None:
+                        p -= dynamic_lr * p.grad
+        picked.append(log_probs.detach())
+    # Rows are contiguous stretches of the text and the padding ends the last one: row-major is text order.
+    return torch.cat(picked, dim=1).flatten()[: len(ids) - 1].exp().double().cpu().numpy()
+
+
+def components(net: nn.Module, ngram: KneserNey, ids: Tensor, dynamic_lr: float, num_steps: int) -> dict:
+    """Per-target probabilities of every model a recipe may mix, and the cache's match lengths."""
+    cache, lengths = context_cache(ids.tolist())
+    return {
+        "neural": target_probs(net, ids, 1, num_steps, dynamic_lr),
+        "ngram": np.array(ngram.target_probs(ids.tolist())),
+        "cache": cache,
+        "lengths": lengths,
+    }
+
+
+# Recipes: the models mixed, with weights fitted on validation (per cache match length where the cache
+# takes part: a long match earns more trust).
+RECIPES = {
+    "neural": ("neural",),
+    "neural+ngram": ("neural", "ngram"),
+    "neural+cache": ("neural", "cache"),
+    "neural+ngram+cache": ("neural", "ngram", "cache"),
+}
+CANDIDATES = {
+    "ngram": [(0.0, "neural+ngram")],
+    "cache": [(0.0, "neural+cache")],
+    "dynamic": [(lr, "neural") for lr in DYNAMIC_LRS],
+    "best": [(lr, recipe) for lr in (0.0, *DYNAMIC_LRS) for recipe in RECIPES],
+}
+
+
+def _mixed(recipe: str, scored: dict, weights: dict | None = None) -> tuple[float, dict]:
+    names = RECIPES[recipe]
+    probs = np.stack([scored[n] for n in names], 1)
+    buckets = scored["lengths"] if "cache" in names else np.zeros(len(probs), dtype=np.int64)
+    weights = weights or fit_bucketed(probs, buckets)
+    return perplexity(mix(probs, buckets, weights)), weights
+
+
+def adapted_perplexity(
+    net: nn.Module, ngram: KneserNey, val: Tensor, target: Tensor, adapt: str, num_steps: int = 35
+) -> tuple[float, str]:
+    """Perplexity of `target` under the adaptation `adapt` (see ADAPTATIONS), every choice it involves
+    (recipe, mixture weights, dynamic learning rate) made on `val`; and a line saying what was chosen."""
+    if adapt == "none":
+        return perplexity(target_probs(net, target, 1, num_steps)), "static"
+    if adapt not in CANDIDATES:
+        raise ValueError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
+    scored = {}
+    for lr in sorted({lr for lr, _ in CANDIDATES[adapt]}):
+        scored[lr] = tuple(components(net, ngram, ids, lr, num_steps) for ids in (val, target))
+    results = []
+    for lr, recipe in CANDIDATES[adapt]:
+        val_ppl, weights = _mixed(recipe, scored[lr][0])
+        results.append((val_ppl, lr, recipe, weights))
+    val_ppl, lr, recipe, weights = min(results, key=lambda r: r[0])
+    ppl, _ = _mixed(recipe, scored[lr][1], weights)
+    return ppl, f"{recipe}, dynamic lr {lr:g}: validation perplexity {val_ppl:.2f}"

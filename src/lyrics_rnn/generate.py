@@ -42,7 +42,7 @@ def generate(
     net.eval()
     try:
         device = next(net.parameters()).device
-        ids = vocab.encode(prefix)
+        ids = vocab.encode(prefix).tolist()
         # Warm-up: every prefix character goes through the network, the state carried along.
         logits, state = net(torch.tensor([ids], device=device), net.init_state(1, device))
         for _ in range(num_chars):
@@ -52,3 +52,13 @@ def generate(
     finally:
         net.train(was_training)
     return vocab.decode(ids)
+
+
+def copy_rate(samples: list[str], training_text: str, n: int = 10) -> float:
+    """Share of the samples' n-character windows that occur verbatim in the training text: how much of
+    what a model writes it memorised rather than made."""
+    seen = {training_text[i : i + n] for i in range(len(training_text) - n + 1)}
+    windows = [sample[i : i + n] for sample in samples for i in range(len(sample) - n + 1)]
+    if not windows:
+        raise ValueError(f"the samples hold no {n}-character window; generate longer ones (num_chars).")
+    return sum(window in seen for window in windows) / len(windows)

@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+from torchmetrics import Metric
 from torchmetrics.aggregation import MeanMetric
 
 from lyrics_rnn.corpus import Vocab
 from lyrics_rnn.models import State, build_network, detach_state
+from lyrics_rnn.samplers import IGNORE
 
 Batch = tuple[Tensor, Tensor, bool]
+STAGES = ("train", "val", "test")
+
+
+class TokenMean(Metric):
+    """The mean loss per scored character over an epoch, summed over devices.
+
+    (torchmetrics' MeanMetric with nan_strategy="disable" ignores its weights, so batches of different
+    sizes would count alike; and a non-finite loss must show in the mean, not be dropped from it.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, total: Tensor, count: Tensor) -> None:
+        self.total += total.double()
+        self.count += count
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count).float()
 
 
 class CharLM(L.LightningModule):
@@ -33,24 +58,41 @@ class CharLM(L.LightningModule):
         num_layers: int = 1,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        embedding_dim: int | None = None,
+        tie_weights: bool = False,
+        embedding_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         optimizer: Callable[..., Optimizer] | None = None,
+        scheduler: Callable[[Optimizer], LRScheduler] | None = None,
     ) -> None:
         super().__init__()
         # Plain values only (Hydra hands over a ListConfig): the checkpoint alone rebuilds the network and
         # its vocabulary, and loads with weights_only=True. save_hyperparameters reads these locals.
         vocab = list(vocab)
-        self.save_hyperparameters(ignore=["optimizer", "bidirectional"], logger=False)
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "bidirectional"], logger=False)
         self.vocab = Vocab(vocab)
-        self.net = build_network(cell, len(self.vocab), num_hiddens, num_layers, dropout, bidirectional)
-        self.make_optimizer = optimizer
+        self.net = build_network(
+            cell,
+            len(self.vocab),
+            num_hiddens,
+            num_layers,
+            dropout,
+            bidirectional,
+            embedding_dim=embedding_dim,
+            tie_weights=tie_weights,
+            embedding_dropout=embedding_dropout,
+            output_dropout=output_dropout,
+            weight_dropout=weight_dropout,
+        )
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
         # Epoch means, accumulated on the device. nan_strategy="disable": a non-finite value must show
         # in the mean, not be dropped from it.
-        self.train_loss = MeanMetric(nan_strategy="disable")
-        self.val_loss = MeanMetric(nan_strategy="disable")
+        self.train_loss, self.val_loss, self.test_loss = TokenMean(), TokenMean(), TokenMean()
         self.grad_norm = MeanMetric(nan_strategy="disable")
         # The first global step with a non-finite loss or gradient (-1: none), kept on the device.
         self.register_buffer("first_bad_step", torch.tensor(-1), persistent=False)
-        self.states: dict[str, State | None] = {"train": None, "val": None}
+        self.states: dict[str, State | None] = dict.fromkeys(STAGES)
 
     def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         return self.net(inputs, state)
@@ -64,13 +106,15 @@ class CharLM(L.LightningModule):
             else detach_state(state)
         )
         logits, self.states[stage] = self.net(inputs, state)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        # Held-out batches may end in padding (IGNORE targets): the mean is over real targets only.
+        count = (targets != IGNORE).sum()
+        total = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum")
         # Token-weighted, accumulated on the device: read once per epoch, no host sync per step.
-        self._mean_loss(stage).update(loss.detach(), targets.numel())
-        return loss
+        self._mean_loss(stage).update(total.detach(), count)
+        return total / count.clamp(min=1)
 
-    def _mean_loss(self, stage: str) -> MeanMetric:
-        return self.train_loss if stage == "train" else self.val_loss
+    def _mean_loss(self, stage: str) -> TokenMean:
+        return getattr(self, f"{stage}_loss")
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self._step(batch, "train")
@@ -79,6 +123,9 @@ class CharLM(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "test")
 
     def on_train_epoch_end(self) -> None:
         # Runs before the checkpoint callbacks: a diverged epoch never overwrites a good checkpoint.
@@ -90,7 +137,12 @@ class CharLM(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
 
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
     def _log_epoch(self, stage: str) -> None:
+        # compute() reduces over all devices, and every device calls it here, in the same order: no
+        # collective is left to a progress bar or callback that runs on one device only.
         loss = self._mean_loss(stage).compute()
         self._mean_loss(stage).reset()
         self.log(f"{stage}/loss", loss)
@@ -118,7 +170,8 @@ class CharLM(L.LightningModule):
         self.first_bad_step = torch.where(bad, self.global_step, self.first_bad_step)
 
     def _stop_if_diverged(self) -> None:
-        step = int(self.first_bad_step)
+        # Every device decides alike: a bad step on any device stops them all.
+        step = int(self.trainer.strategy.reduce(self.first_bad_step.clone(), reduce_op="max"))
         if step < 0:
             return
         trainer = self.trainer
@@ -143,7 +196,13 @@ class CharLM(L.LightningModule):
         if "cuda" in rng_state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([state.cpu() for state in rng_state["cuda"]])
 
-    def configure_optimizers(self) -> Optimizer:
+    def configure_optimizers(self) -> Optimizer | dict[str, Any]:
         if self.make_optimizer is None:
             raise ValueError("CharLM needs an optimizer to train; set model.optimizer (see conf/model/).")
-        return self.make_optimizer(self.parameters())
+        optimizer = self.make_optimizer(self.parameters())
+        if self.make_scheduler is None:
+            return optimizer
+        # Stepped once per epoch; a plateau schedule watches the metric checkpoints are chosen by.
+        monitor = self.trainer.checkpoint_callback.monitor if self.trainer.checkpoint_callback else None
+        scheduler = {"scheduler": self.make_scheduler(optimizer), "interval": "epoch", "monitor": monitor}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -30,6 +30,7 @@ class Run:
     book_ppl: float | None
     train_ppl: list[tuple[int, float]]  # (epoch, perplexity)
     val_ppl: list[tuple[int, float]]
+    test_ppl: float | None  # the best checkpoint on the test part, scored once at the end
     wall_s: float
     chars_per_s: float
     samples: str
@@ -64,6 +65,7 @@ def read_run(folder: Path, root: Path) -> Run:
         book_ppl=config.get("book_ppl"),
         train_ppl=[(i + 1, e.value) for i, e in enumerate(train_events)],
         val_ppl=curve("val/ppl"),
+        test_ppl=next((value for _, value in curve("test/ppl")), None),
         wall_s=train_events[-1].wall_time - events.FirstEventTimestamp() if train_events else math.nan,
         chars_per_s=statistics.median(speeds) if speeds else math.nan,
         samples=samples,
@@ -76,15 +78,16 @@ def _number(value: float | None, digits: int = 2) -> str:
 
 def markdown(runs: list[Run], plot_name: str) -> str:
     lines = [
-        "| run | model | sampler | epochs | final train ppl | book ppl | best val ppl | wall time (s) | chars/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | model | sampler | epochs | final train ppl | book ppl | best val ppl | test ppl | wall time (s) "
+        "| chars/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         best_val = min((v for _, v in run.val_ppl), default=None)
         lines.append(
             f"| {run.name} | {run.model} | {run.sampler} | {len(run.train_ppl)} | "
             f"{_number(run.train_ppl[-1][1] if run.train_ppl else None)} | {_number(run.book_ppl)} | "
-            f"{_number(best_val)} | {_number(run.wall_s, 0)} | {_number(run.chars_per_s, 0)} |"
+            f"{_number(best_val)} | {_number(run.test_ppl)} | {_number(run.wall_s, 0)} | {_number(run.chars_per_s, 0)} |"
         )
     lines += ["", f"![perplexity curves]({plot_name})", "", "## Last samples", ""]
     for run in runs:

@@ -120,3 +120,38 @@ class ConsecutivePartition(Partition):
 
     def starts(self) -> Tensor:
         return consecutive_starts(self.num_tokens, self.batch_size, self.num_steps)
+
+
+IGNORE = -100  # target of a padding position: scored by nothing (cross_entropy's ignore_index)
+
+
+def stream_batches(
+    ids: Tensor, num_streams: int, num_steps: int, rank: int = 0, world_size: int = 1
+) -> list[tuple[Tensor, Tensor, bool]]:
+    """Held-out text as `num_streams` contiguous streams read side by side, `num_steps` at a time.
+
+    Every character after the first is a target exactly once: the streams split the targets evenly
+    (the last one padded with IGNORE), and each stream reads the character before its first target.
+    With several processes, each takes a contiguous block of the streams, so all get the same number
+    of batches and the token-weighted mean over all processes equals one process's.
+    """
+    _check_sizes(num_streams, num_steps)
+    num_targets = len(ids) - 1
+    if num_targets < num_streams:
+        raise ValueError(
+            f"a held-out text of {len(ids)} characters is too short for {num_streams} streams; "
+            "lower data.val_batch_size or give the held-out part more text."
+        )
+    if num_streams % world_size:
+        raise ValueError(f"{num_streams} held-out streams cannot be split evenly over {world_size} devices.")
+    row_len = -(-num_targets // num_streams)
+    pad = row_len * num_streams - num_targets
+    inputs = torch.cat([ids[:-1], ids.new_zeros(pad)]).view(num_streams, row_len)
+    targets = torch.cat([ids[1:], ids.new_full((pad,), IGNORE)]).view(num_streams, row_len)
+    per_rank = num_streams // world_size
+    rows = slice(rank * per_rank, (rank + 1) * per_rank)
+    inputs, targets = inputs[rows], targets[rows]
+    return [
+        (inputs[:, t : t + num_steps], targets[:, t : t + num_steps], t == 0)
+        for t in range(0, row_len, num_steps)
+    ]

@@ -9,6 +9,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from lyrics_rnn.datamodule import PARTS
+
 log = logging.getLogger(__name__)
 
 
@@ -21,9 +23,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # The vocabulary size is known only once the corpus is read; the model is built from it.
     datamodule.prepare_data()
     datamodule.setup("fit")
-    if datamodule.val_partition is None and cfg.optimized_metric.startswith("val/"):
+    if not datamodule.has("val") and cfg.optimized_metric.startswith("val/"):
         raise ValueError(
-            f"data.val_fraction={cfg.data.val_fraction} turns validation off, so {cfg.optimized_metric} is "
+            f"data.split={list(cfg.data.split)} has no validation part, so {cfg.optimized_metric} is "
             "never logged: also set optimized_metric=train/ppl."
         )
     model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
@@ -33,15 +35,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     log.info("torch CPU threads: %d", torch.get_num_threads())
-    log.info(
-        "corpus: %d train / %d validation characters, vocabulary of %d",
-        len(datamodule.train_ids),
-        len(datamodule.val_ids),
-        len(datamodule.vocab),
-    )
+    sizes = " / ".join(f"{len(datamodule.ids[part])} {part}" for part in PARTS)
+    unk = "with <unk>" if datamodule.vocab.unk is not None else "no <unk>"
+    log.info("corpus: %s characters, vocabulary of %d (%s)", sizes, len(datamodule.vocab), unk)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    if datamodule.has("test"):
+        # The test part is scored once, by the checkpoint that validation chose (or the last weights).
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        log.info("testing %s", best or "the final weights")
+        (tested,) = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update(tested)
     log.info("final metrics: %s", ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
     return metrics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from lyrics_rnn.models.recurrent import LAYERS, RecurrentLM, State
@@ -22,6 +24,7 @@ def build_network(
     num_layers: int = 1,
     dropout: float = 0.0,
     bidirectional: bool = False,
+    **inputs_and_outputs: Any,
 ) -> nn.Module:
     """Build the network named by `cell` from plain hyperparameters (so a checkpoint can rebuild it)."""
     if bidirectional:
@@ -32,13 +35,14 @@ def build_network(
     if num_hiddens < 1 or num_layers < 1:
         raise ValueError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
     if cell in SCRATCH:
-        if num_layers != 1 or dropout:
+        if num_layers != 1 or dropout or any(inputs_and_outputs.values()):
             raise ValueError(
-                f"the {cell} network has one layer and no dropout; use model=rnn|gru|lstm for those."
+                f"the {cell} network has one layer, one-hot input and no dropout; use model=rnn|gru|lstm "
+                "for layers, dropout, embeddings and tied weights."
             )
         return SCRATCH[cell](vocab_size, num_hiddens)
     if cell in LAYERS:
-        return RecurrentLM(cell, vocab_size, num_hiddens, num_layers, dropout)
+        return RecurrentLM(cell, vocab_size, num_hiddens, num_layers, dropout, **inputs_and_outputs)
     raise ValueError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
 
 

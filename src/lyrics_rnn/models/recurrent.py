@@ -1,4 +1,6 @@
-"""`nn.RNN` / `nn.GRU` / `nn.LSTM` on one-hot characters with a linear head: the notebook's `RNNModel`."""
+"""`nn.RNN` / `nn.GRU` / `nn.LSTM` with a linear head: the notebook's `RNNModel` (one-hot input), plus
+what small-data language models need: an input embedding, tied input/output weights, locked dropout
+and weight dropout."""
 
 from __future__ import annotations
 
@@ -11,16 +13,61 @@ State = Tensor | tuple[Tensor, Tensor]
 LAYERS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
+class LockedDropout(nn.Module):
+    """Dropout with one mask per sequence, the same at every time step (Gal & Ghahramani 2016):
+    the recurrent layer sees a consistent subset of features instead of fresh noise each step."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"a dropout probability of {p} must lie in [0, 1).")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x [B, T, D]: one Bernoulli mask per row, broadcast over T."""
+        if not self.training or not self.p:
+            return x
+        mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - self.p) / (1 - self.p)
+        return x * mask
+
+
 class RecurrentLM(nn.Module):
-    """A library recurrent layer (batch first) plus a dense output layer over the vocabulary."""
+    """Input (one-hot, or an embedding of `embedding_dim`) -> library recurrent layers (batch first) ->
+    dense output layer over the vocabulary, whose weight is the embedding's when `tie_weights`
+    (Press & Wolf 2017; a projection bridges num_hiddens to embedding_dim when they differ)."""
 
     def __init__(
-        self, cell: str, vocab_size: int, num_hiddens: int, num_layers: int = 1, dropout: float = 0.0
+        self,
+        cell: str,
+        vocab_size: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        embedding_dim: int | None = None,
+        tie_weights: bool = False,
+        embedding_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
     ):
         super().__init__()
+        if tie_weights and embedding_dim is None:
+            raise ValueError("model.tie_weights=true needs an input embedding: set model.embedding_dim.")
         self.vocab_size = vocab_size
-        self.rnn = LAYERS[cell](vocab_size, num_hiddens, num_layers, batch_first=True, dropout=dropout)
-        self.dense = nn.Linear(num_hiddens, vocab_size)
+        self.embedding = nn.Embedding(vocab_size, embedding_dim) if embedding_dim else None
+        inputs = embedding_dim or vocab_size
+        self.rnn = LAYERS[cell](inputs, num_hiddens, num_layers, batch_first=True, dropout=dropout)
+        self.embedding_dropout, self.output_dropout = (
+            LockedDropout(embedding_dropout),
+            LockedDropout(output_dropout),
+        )
+        if not 0 <= weight_dropout < 1:
+            raise ValueError(f"model.weight_dropout={weight_dropout} must lie in [0, 1).")
+        self.weight_dropout = weight_dropout
+        width = embedding_dim if tie_weights else num_hiddens
+        self.project = nn.Linear(num_hiddens, width) if width != num_hiddens else nn.Identity()
+        self.dense = nn.Linear(width, vocab_size)
+        if tie_weights:
+            self.dense.weight = self.embedding.weight
 
     def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
         shape = (self.rnn.num_layers, batch_size, self.rnn.hidden_size)
@@ -29,6 +76,20 @@ class RecurrentLM(nn.Module):
 
     def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         """inputs [B, T] of indices -> logits [B, T, V] and the last state (LSTM: (h, c))."""
-        one_hot = F.one_hot(inputs, self.vocab_size).to(self.dense.weight.dtype)
-        outputs, state = self.rnn(one_hot, state)
-        return self.dense(outputs), state
+        if self.embedding is None:
+            x = F.one_hot(inputs, self.vocab_size).to(self.dense.weight.dtype)
+        else:
+            x = self.embedding(inputs)
+        x = self.embedding_dropout(x)
+        if self.training and self.weight_dropout:
+            # DropConnect on the hidden-to-hidden weights (AWD-LSTM, Merity et al. 2018): one mask per
+            # batch on the recurrent connections, which ordinary dropout must leave alone.
+            dropped = {
+                name: F.dropout(getattr(self.rnn, name), self.weight_dropout)
+                for name in self.rnn._flat_weights_names
+                if name.startswith("weight_hh")
+            }
+            outputs, state = torch.func.functional_call(self.rnn, dropped, (x, state))
+        else:
+            outputs, state = self.rnn(x, state)
+        return self.dense(self.project(self.output_dropout(outputs))), state

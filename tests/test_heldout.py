@@ -1,0 +1,152 @@
+"""Held-out evaluation: the split, the training-only vocabulary with <unk>, test/ppl, the n-gram
+baseline, the cache, and the model levers (embedding, tied weights, locked dropout, early stopping)."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from conftest import compose_config, events
+
+from lyrics_rnn.cache import context_cache, fit_weights, perplexity
+from lyrics_rnn.checkpoint import data_settings, load_model
+from lyrics_rnn.corpus import UNK
+from lyrics_rnn.datamodule import encode_parts, read_parts, split_text
+from lyrics_rnn.evaluate import target_probs
+from lyrics_rnn.models import build_network
+from lyrics_rnn.models.recurrent import LockedDropout
+from lyrics_rnn.ngram import KneserNey, discounts
+from lyrics_rnn.train import train
+
+
+def test_split_parts_are_contiguous_disjoint_and_cover_the_text():
+    text = "".join(chr(0x4E00 + i % 500) for i in range(1003))
+    parts = split_text(text, [0.8, 0.1, 0.1])
+    assert parts["train"] + parts["val"] + parts["test"] == text
+    assert [len(p) for p in parts.values()] == [803, 100, 100]
+    with pytest.raises(ValueError, match="three shares"):
+        split_text(text, [0.8, 0.3, 0.1])
+
+
+def test_vocabulary_comes_from_the_training_part_and_maps_the_rest_to_unk():
+    parts = {"train": "我我我你你他", "val": "我她", "test": "你它"}
+    vocab, ids = encode_parts(parts, min_freq=2)
+    assert vocab.idx_to_char == [UNK, "你", "我"]  # 他 seen once, 她 and 它 never
+    assert ids["train"].tolist() == [2, 2, 2, 1, 1, 0] and ids["val"].tolist() == [2, 0]
+    assert ids["test"].tolist() == [1, 0]
+    no_unk, _ = encode_parts({"train": "我你", "val": "", "test": ""})
+    assert no_unk.unk is None and no_unk.idx_to_char == ["你", "我"]
+    with pytest.raises(ValueError, match="not in the vocabulary: '她'"):
+        no_unk.encode("我她")
+
+
+def test_heldout_config_is_the_fixed_evaluation():
+    data = compose_config("train", "data=jaychou_heldout", "paths.output_dir=unused").data
+    assert data.num_sample is None and list(data.split) == [0.8, 0.1, 0.1] and data.min_freq == 2
+
+
+def test_kneser_ney_sums_to_one_for_random_contexts():
+    ids = [random.Random(0).randrange(6) for _ in range(400)] + list(range(7))
+    model = KneserNey(ids, vocab_size=8, order=4)  # id 7 never occurs in training
+    rng = random.Random(1)
+    for _ in range(20):
+        context = [rng.randrange(8) for _ in range(rng.randrange(5))]
+        assert sum(model.prob(w, context) for w in range(8)) == pytest.approx(1, abs=1e-9)
+    assert model.prob(7, [1, 2, 3]) > 0
+
+
+def test_order_one_is_the_discounted_unigram():
+    ids = [0] * 5 + [1] * 3 + [2] * 2 + [3]
+    model = KneserNey(ids, vocab_size=5, order=1)
+    d = discounts([5, 3, 2, 1])
+    freed = d[2] + d[2] + d[1] + d[0]  # counts 5, 3 (D3+), 2 (D2), 1 (D1)
+    for w, count in enumerate([5, 3, 2, 1, 0]):
+        discounted = max(count - d[min(count, 3) - 1], 0) if count else 0
+        assert model.prob(w, [4, 4]) == pytest.approx(discounted / 11 + freed / 11 / 5)
+
+
+def test_cache_never_sees_a_character_before_it_is_scored():
+    ids = [1, 2, 3, 1, 2, 3, 1, 2, 4]
+    probs, lengths = context_cache(ids)
+    assert probs[0] == 0 and lengths[0] == 0  # nothing seen yet
+    assert lengths[4] == 2 and probs[4] == 1.0  # "1 2" was followed by 3 once before
+    changed, _ = context_cache([*ids[:7], 9, 9])  # the future differs: the past's scores do not
+    assert np.array_equal(changed[:6], probs[:6])
+
+
+def test_mixture_weights_favour_the_better_component():
+    probs = np.array([[0.5, 0.1], [0.4, 0.2], [0.6, 0.05]])
+    weights = fit_weights(probs)
+    assert weights[0] > 0.9 and weights.sum() == pytest.approx(1)
+
+
+def test_tied_weights_share_storage_and_a_projection_bridges_sizes():
+    net = build_network("lstm", 30, 16, embedding_dim=16, tie_weights=True)
+    assert net.dense.weight.data_ptr() == net.embedding.weight.data_ptr()
+    wide = build_network("lstm", 30, 32, embedding_dim=8, tie_weights=True)
+    assert wide.dense.weight is wide.embedding.weight and wide.project.out_features == 8
+    logits, _ = wide(torch.zeros(2, 5, dtype=torch.long), wide.init_state(2))
+    assert logits.shape == (2, 5, 30)
+    with pytest.raises(ValueError, match="needs an input embedding"):
+        build_network("lstm", 30, 16, tie_weights=True)
+
+
+def test_locked_dropout_uses_one_mask_per_sequence():
+    dropout = LockedDropout(0.5).train()
+    out = dropout(torch.ones(4, 7, 10))
+    zeros = out == 0
+    assert zeros.any() and (zeros == zeros[:, :1]).all()  # the same features dropped at every step
+    assert torch.equal(dropout.eval()(torch.ones(2, 3, 4)), torch.ones(2, 3, 4))
+
+
+def test_every_target_is_scored_once_whatever_the_streams():
+    net = build_network("gru", 5, 8)
+    ids = torch.tensor([random.Random(2).randrange(5) for _ in range(53)])
+    one = target_probs(net, ids, num_streams=1, num_steps=4)
+    three = target_probs(net, ids, num_streams=3, num_steps=7)
+    assert len(one) == len(three) == 52
+    assert one[0] == pytest.approx(three[0], rel=1e-5)  # both start from a zero state
+
+
+def test_test_ppl_is_logged_and_evaluate_reproduces_it(compose_train, tmp_path):
+    cfg = compose_train("model=gru", "model.embedding_dim=8", "data.split=[0.6,0.2,0.2]")
+    metrics = train(cfg)
+    assert {"test/ppl", "test/loss"} <= metrics.keys()
+    (best,) = (tmp_path / "run" / "checkpoints").glob("epoch*.ckpt")
+    model, settings = load_model(best), data_settings(best)
+    parts = read_parts(settings["path"], settings["member"], settings["num_sample"], settings["split"])
+    ids = torch.from_numpy(model.vocab.encode(parts["test"]))
+    reproduced = perplexity(target_probs(model.net, ids, 1, cfg.sampler.num_steps))
+    assert reproduced == pytest.approx(metrics["test/ppl"], rel=1e-4)
+
+
+def test_early_stopping_ends_a_run_whose_val_ppl_rises(compose_train, tmp_path):
+    """Adam at lr 1 without clipping makes val/ppl rise; with patience 1 the run stops long before 20."""
+    train(
+        compose_train(
+            "model=lstm",
+            "model.optimizer.lr=1.0",
+            "trainer.gradient_clip_val=null",
+            "trainer.max_epochs=20",
+            "+callbacks.early_stopping._target_=lightning.pytorch.callbacks.EarlyStopping",
+            "+callbacks.early_stopping.monitor=val/ppl",
+            "+callbacks.early_stopping.patience=1",
+        )
+    )
+    val = [e.value for e in events(tmp_path / "run").Scalars("val/ppl")]
+    assert len(val) < 20 and val[-1] > min(val)  # stopped after val/ppl went up
+
+
+@pytest.mark.slow
+def test_two_epochs_of_the_heldout_recipe_beat_the_unigram(tmp_path, real_corpus):
+    """A short real check on the real corpus: the held-out recipe after two epochs, against the
+    Kneser-Ney unigram on the same validation part."""
+    out = [f"paths.log_dir={tmp_path}", f"paths.output_dir={tmp_path}"]
+    cfg = compose_config(
+        "train", "experiment=heldout_best", f"data.path={real_corpus}", "trainer.max_epochs=2", *out
+    )
+    metrics = train(cfg)
+    data = cfg.data
+    vocab, ids = encode_parts(read_parts(data.path, data.member, data.num_sample, data.split), data.min_freq)
+    unigram = KneserNey(ids["train"].tolist(), len(vocab), order=1)
+    assert metrics["val/ppl"] < perplexity(np.array(unigram.target_probs(ids["val"].tolist())))
