@@ -8,10 +8,9 @@ import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.cache import perplexity
-from lyrics_rnn.checkpoint import data_settings, load_model
+from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.config import register_configs
 from lyrics_rnn.corpus import preprocess, read_text
-from lyrics_rnn.datamodule import read_parts
 from lyrics_rnn.evaluate import adapted_perplexity, target_probs
 from lyrics_rnn.ngram import KneserNey
 
@@ -25,19 +24,17 @@ def main(cfg: DictConfig) -> float:
     if cfg.data.path:
         if cfg.adapt != "none":
             raise ValueError(
-                "adaptation chooses its settings on the validation part: use split=val|test, not data.path."
+                "adapt= chooses its settings on the validation part: use split=val|test, not data.path."
             )
-        text = preprocess(read_text(cfg.data.path, cfg.data.member), cfg.data.num_sample)
-        parts, name = {"text": text}, "text"
-    else:
-        settings = data_settings(cfg.ckpt_path)
         parts, name = (
-            read_parts(settings["path"], settings["member"], settings["num_sample"], settings["split"]),
-            cfg.split,
+            {"text": preprocess(read_text(cfg.data.path, cfg.data.member), cfg.data.num_sample)},
+            "text",
         )
+    else:
+        parts, name = training_parts(cfg.ckpt_path), cfg.split
         if name not in ("val", "test") or not parts[name]:
             raise ValueError(
-                f"split={name} names no part of this checkpoint's corpus (split {settings['split']}); use val or test."
+                f"split={name} names no part of this checkpoint's corpus; use split=val or split=test."
             )
     unknown = vocab.unknown(parts[name])
     if unknown and vocab.unk is not None:  # without <unk>, encoding names them in an error
@@ -45,15 +42,14 @@ def main(cfg: DictConfig) -> float:
             f"note: {len(unknown)} characters outside the vocabulary count as <unk>: {unknown[:20]}",
             file=sys.stderr,
         )
-    ids = {k: torch.from_numpy(vocab.encode(v)) for k, v in parts.items()}
+    ids = {part: torch.from_numpy(vocab.encode(text)) for part, text in parts.items()}
     if cfg.adapt == "none":
         ppl = perplexity(target_probs(model.net, ids[name], cfg.batch_size, cfg.num_steps))
     else:
         ngram = KneserNey(ids["train"].tolist(), len(vocab), cfg.ngram_order)
         ppl, chosen = adapted_perplexity(model.net, ngram, ids["val"], ids[name], cfg.adapt, cfg.num_steps)
         print(f"adapt={cfg.adapt}: {chosen}")
-    where = f"of {cfg.data.path}" if cfg.data.path else f"of the {name} part"
-    print(f"{len(parts[name])} characters {where}")
+    print(f"{len(parts[name])} characters of {cfg.data.path or f'the {name} part'}")
     print(f"{'' if cfg.data.path else name + ' '}perplexity {ppl:.4f}")
     return ppl
 

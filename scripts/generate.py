@@ -7,9 +7,8 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from lyrics_rnn.checkpoint import data_settings, load_model
+from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.config import register_configs
-from lyrics_rnn.datamodule import read_parts
 from lyrics_rnn.generate import copy_rate, generate
 
 register_configs()
@@ -31,8 +30,7 @@ def main(cfg: DictConfig) -> list[str]:
             print(text if cfg.format == "text" else json.dumps(record, ensure_ascii=False), flush=True)
             samples.append(text[len(str(prefix)) :])
     if cfg.copy_rate:
-        settings = data_settings(cfg.ckpt_path)
-        parts = read_parts(settings["path"], settings["member"], settings["num_sample"], settings["split"])
+        parts = training_parts(cfg.ckpt_path)
         rate = copy_rate(samples, parts["train"])
         print(
             f"copy rate {rate:.3f}: share of generated 10-character windows found in the training text",

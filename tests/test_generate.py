@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lyrics_rnn.corpus import Vocab
-from lyrics_rnn.generate import generate
+from lyrics_rnn.generate import copy_rate, generate
 from lyrics_rnn.models import ScratchRNN
 
 VOCAB = Vocab.from_text("不分开我想你")
@@ -57,3 +57,11 @@ def test_generation_restores_training_mode():
 def test_prefix_with_unknown_characters_is_refused():
     with pytest.raises(ValueError, match="not in the vocabulary.*周"):
         generate(ScratchRNN(len(VOCAB), 4), VOCAB, "周我", 2)
+
+
+def test_copy_rate_counts_windows_found_verbatim_in_the_training_text():
+    training = "abcdefghijklmnop"
+    assert copy_rate(["cdefghijkl"], training, n=4) == 1.0
+    assert copy_rate(["abcdxyzw"], training, n=4) == pytest.approx(1 / 5)  # only "abcd" of 5 windows
+    with pytest.raises(ValueError, match="no 4-character window"):
+        copy_rate(["abc"], training, n=4)

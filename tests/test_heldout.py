@@ -1,15 +1,18 @@
 """Held-out evaluation: the split, the training-only vocabulary with <unk>, test/ppl, the n-gram
 baseline, the cache, and the model levers (embedding, tied weights, locked dropout, early stopping)."""
 
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import compose_config, events
+from conftest import ROOT, compose_config, events
 
 from lyrics_rnn.cache import context_cache, fit_weights, perplexity
-from lyrics_rnn.checkpoint import data_settings, load_model
+from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.corpus import UNK
 from lyrics_rnn.datamodule import encode_parts, read_parts, split_text
 from lyrics_rnn.evaluate import target_probs
@@ -109,12 +112,15 @@ def test_every_target_is_scored_once_whatever_the_streams():
 
 
 def test_test_ppl_is_logged_and_evaluate_reproduces_it(compose_train, tmp_path):
-    cfg = compose_train("model=gru", "model.embedding_dim=8", "data.split=[0.6,0.2,0.2]")
+    """With weight averaging too: what validation chose is what the test part scores."""
+    ema = "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging"
+    cfg = compose_train(
+        "model=gru", "model.embedding_dim=8", "data.split=[0.6,0.2,0.2]", ema, "+callbacks.ema.decay=0.5"
+    )
     metrics = train(cfg)
     assert {"test/ppl", "test/loss"} <= metrics.keys()
     (best,) = (tmp_path / "run" / "checkpoints").glob("epoch*.ckpt")
-    model, settings = load_model(best), data_settings(best)
-    parts = read_parts(settings["path"], settings["member"], settings["num_sample"], settings["split"])
+    model, parts = load_model(best), training_parts(best)
     ids = torch.from_numpy(model.vocab.encode(parts["test"]))
     reproduced = perplexity(target_probs(model.net, ids, 1, cfg.sampler.num_steps))
     assert reproduced == pytest.approx(metrics["test/ppl"], rel=1e-4)
@@ -150,3 +156,31 @@ def test_two_epochs_of_the_heldout_recipe_beat_the_unigram(tmp_path, real_corpus
     vocab, ids = encode_parts(read_parts(data.path, data.member, data.num_sample, data.split), data.min_freq)
     unigram = KneserNey(ids["train"].tolist(), len(vocab), order=1)
     assert metrics["val/ppl"] < perplexity(np.array(unigram.target_probs(ids["val"].tolist())))
+
+
+def run_script(script, *args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})  # fmt: skip
+
+
+def test_ngram_script_prints_static_and_cached_test_perplexity(tiny_corpus, tmp_path):
+    data = [f"data.path={tiny_corpus}", "data.url=null", "data.split=[0.6,0.2,0.2]", "order=3"]
+    result = run_script("ngram.py", *data, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.rsplit(" ", 1) for line in result.stdout.splitlines()[1:])
+    assert {"val perplexity", "test perplexity", "test perplexity with cache"} <= lines.keys()
+    # the tiny corpus repeats itself: the cache of already scored text must help
+    assert float(lines["test perplexity with cache"]) < float(lines["test perplexity"])
+
+
+def test_evaluate_script_scores_the_test_part_as_training_did_and_adapts(compose_train, tmp_path):
+    metrics = train(compose_train("model=lstm", "model.embedding_dim=8", "data.split=[0.6,0.2,0.2]"))
+    (best,) = (tmp_path / "run" / "checkpoints").glob("epoch*.ckpt")
+    static = run_script("evaluate.py", f"ckpt_path={best}", "split=test", "num_steps=5", cwd=tmp_path)
+    assert static.returncode == 0, static.stderr
+    assert float(static.stdout.splitlines()[-1].split()[-1]) == pytest.approx(metrics["test/ppl"], rel=1e-4)
+    adapted = run_script(
+        "evaluate.py", f"ckpt_path={best}", "split=test", "adapt=best", "num_steps=5", cwd=tmp_path
+    )
+    assert adapted.returncode == 0, adapted.stderr
+    assert "adapt=best: " in adapted.stdout and adapted.stdout.splitlines()[-1].startswith("test perplexity ")

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from lyrics_rnn.datamodule import read_parts
 from lyrics_rnn.files import write_atomically
 from lyrics_rnn.module import CharLM
 
@@ -56,15 +57,16 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     return checkpoint
 
 
-def data_settings(path: str | Path) -> dict[str, Any]:
-    """The corpus file and split a checkpoint was trained on (saved by the data module)."""
+def training_parts(path: str | Path) -> dict[str, str]:
+    """The train / val / test texts of the corpus and split a checkpoint was trained on (the data
+    module saves their settings in it)."""
     settings = read_checkpoint(path).get("LyricsDataModule")
     if not settings:
         raise CheckpointError(
             f"{path} does not record its training data (written by an older lyrics-rnn); "
-            "evaluate it on a text file instead: data.path=<file> split=null."
+            "evaluate it on a text file instead: data.path=<file>."
         )
-    return settings
+    return read_parts(settings["path"], settings["member"], settings["num_sample"], settings["split"])
 
 
 def resolve_device(name: str) -> torch.device:

@@ -9,6 +9,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from lyrics_rnn.checkpoint import read_checkpoint
 from lyrics_rnn.datamodule import PARTS
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if datamodule.has("test"):
-        # The test part is scored once, by the checkpoint that validation chose (or the last weights).
+        # The test part is scored once, by the weights that validation chose (or the last ones). Loaded
+        # here rather than through trainer.test(ckpt_path=...), whose restore hands a weight-averaging
+        # callback the checkpoint's raw weights instead of the averaged ones validation scored.
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            model.load_state_dict(read_checkpoint(best)["state_dict"])
         log.info("testing %s", best or "the final weights")
-        (tested,) = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        (tested,) = trainer.test(model, datamodule=datamodule)
         metrics.update(tested)
     log.info("final metrics: %s", ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
     return metrics
