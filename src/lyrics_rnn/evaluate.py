@@ -19,7 +19,7 @@ from lyrics_rnn.ngram import KneserNey
 from lyrics_rnn.samplers import IGNORE, stream_batches
 
 ADAPTATIONS = ("none", "ngram", "cache", "dynamic", "best")
-DYNAMIC_LRS = (1e-3, 3e-3, 1e-2, 3e-2)
+DYNAMIC_LRS = (1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 
 
 def target_probs(
