@@ -1,4 +1,5 @@
-"""Table, perplexity plot and samples of every run below a folder: `python scripts/report.py outputs/<dir>`."""
+"""Table, CSV, perplexity plot and samples of every run below a folder (a run, a sweep, outputs/):
+`python scripts/report.py outputs/multirun/<sweep>`."""
 
 import argparse
 from pathlib import Path
@@ -9,9 +10,10 @@ from lyrics_rnn.report import write_report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path, help="a run folder, or a folder of runs (e.g. a multirun sweep)")
-    table, image = write_report(parser.parse_args().folder)
+    table, rows, image, best = write_report(parser.parse_args().folder)
     print(table.read_text(encoding="utf-8"))
-    print(f"written: {table} and {image}")
+    print("\n".join(best))
+    print(f"written: {table}, {rows} and {image}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The chapter by sweeps: book experiments, local-parallel and submitit launchers, Optuna, the report."""
 
+import csv
 import os
 import re
 import subprocess
@@ -66,7 +67,7 @@ def test_glob_sweep_runs_all_seven_book_rows(book_sweep):
 
 
 def test_report_tables_plots_and_compares_with_the_book(book_sweep):
-    table, image = write_report(book_sweep)
+    table, csv_file, image, best = write_report(book_sweep)
     text = table.read_text(encoding="utf-8")
     rows = [line for line in text.splitlines() if line.startswith("| ") and "_" in line.split("|")[1]]
     assert len(rows) == 7
@@ -77,6 +78,10 @@ def test_report_tables_plots_and_compares_with_the_book(book_sweep):
         assert float(cells[4]) > 1 and cells[5] == f"{ppl:.2f}"  # measured next to the book's figure
     assert image.read_bytes().startswith(b"\x89PNG") and image.stat().st_size > 10_000
     assert "- 分开" in text  # the last generated samples
+    records = list(csv.DictReader(csv_file.read_text(encoding="utf-8").splitlines()))
+    assert len(records) == 7 and {r["model"] for r in records} == {m for m, *_ in BOOK.values()}
+    lowest = min(records, key=lambda r: float(r["final/train_ppl"]))
+    assert best[0] == f"best train_ppl: {lowest['run']} ({float(lowest['final/train_ppl']):.2f})"
 
 
 def test_report_on_a_folder_without_runs_says_what_it_expects(tmp_path):

@@ -56,7 +56,8 @@ class LyricsSamples(L.Callback):
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 text = "\n\n".join(f"- {sample}" for sample in samples)
-                logger.experiment.add_text("samples", text, global_step=trainer.global_step)
+                # At the step of this epoch's scalars (Lightning logs them at the last optimizer step).
+                logger.experiment.add_text("samples", text, global_step=max(trainer.global_step - 1, 0))
 
 
 class EpochSpeed(L.Callback):

@@ -6,16 +6,20 @@ Hydra's `.hydra/` folder (model, sampler, experiment, the book's figure).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lyrics_rnn.files import write_atomically
+from lyrics_rnn.summary import METRICS, run_params
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -34,6 +38,18 @@ class Run:
     wall_s: float
     chars_per_s: float
     samples: str
+    params: dict[str, Any]  # the settings that tell runs apart, as in TensorBoard's HParams table
+
+    def results(self) -> dict[str, float | None]:
+        """The final metrics, under the names of the HParams table (`final/...`)."""
+        return {
+            "train_ppl": self.train_ppl[-1][1] if self.train_ppl else None,
+            "val_ppl_best": min((v for _, v in self.val_ppl), default=None),
+            "val_ppl": self.val_ppl[-1][1] if self.val_ppl else None,
+            "test_ppl": self.test_ppl,
+            "wall_s": None if math.isnan(self.wall_s) else self.wall_s,
+            "chars_per_s": None if math.isnan(self.chars_per_s) else self.chars_per_s,
+        }
 
 
 def find_runs(folder: Path) -> list[Path]:
@@ -69,6 +85,7 @@ def read_run(folder: Path, root: Path) -> Run:
         wall_s=train_events[-1].wall_time - events.FirstEventTimestamp() if train_events else math.nan,
         chars_per_s=statistics.median(speeds) if speeds else math.nan,
         samples=samples,
+        params=run_params(config),
     )
 
 
@@ -95,6 +112,29 @@ def markdown(runs: list[Run], plot_name: str) -> str:
     return "\n".join(lines)
 
 
+def best_runs(runs: list[Run]) -> list[str]:
+    """For each perplexity, the run with the lowest."""
+    lines = []
+    for metric in ("val_ppl_best", "test_ppl", "train_ppl"):
+        scored = [(run.results()[metric], run.name) for run in runs if run.results()[metric] is not None]
+        if scored:
+            value, name = min(scored)
+            lines.append(f"best {metric}: {name} ({value:.2f})")
+    return lines
+
+
+def csv_text(runs: list[Run]) -> str:
+    """One row per run: its settings and final metrics, the columns of the HParams table."""
+    buffer = io.StringIO()
+    columns = ["run", *runs[0].params, *(f"final/{m}" for m in METRICS)]
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for run in runs:
+        results = {f"final/{name}": value for name, value in run.results().items()}
+        writer.writerow({"run": run.name, **run.params, **results})
+    return buffer.getvalue()
+
+
 def plot(runs: list[Run], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(9, 5.5))
     for run in (run for run in runs if run.train_ppl):
@@ -109,8 +149,9 @@ def plot(runs: list[Run], path: Path) -> None:
     plt.close(figure)
 
 
-def write_report(folder: Path) -> tuple[Path, Path]:
-    """Writes report.md and perplexity.png into `folder`, for every run found below it."""
+def write_report(folder: Path) -> tuple[Path, Path, Path, list[str]]:
+    """Writes report.md, runs.csv and perplexity.png into `folder`, for every run found below it;
+    returns their paths and, per perplexity, the best run."""
     run_folders = find_runs(folder)
     if not run_folders:
         raise FileNotFoundError(
@@ -118,7 +159,8 @@ def write_report(folder: Path) -> tuple[Path, Path]:
             "as scripts/train.py writes them under outputs/."
         )
     runs = [read_run(run, folder) for run in run_folders]
-    table, image = folder / "report.md", folder / "perplexity.png"
+    table, rows, image = folder / "report.md", folder / "runs.csv", folder / "perplexity.png"
     plot(runs, image)
     write_atomically(table, lambda file: file.write(markdown(runs, image.name).encode()))
-    return table, image
+    write_atomically(rows, lambda file: file.write(csv_text(runs).encode()))
+    return table, rows, image, best_runs(runs)

@@ -1,0 +1,75 @@
+"""Comparing runs: TensorBoard's HParams session, the CSV and MLflow loggers, logger=many."""
+
+import csv
+
+import pytest
+from conftest import events
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from lyrics_rnn.train import train
+
+SPLIT = "data.split=[0.6,0.2,0.2]"
+
+
+def hparams_plugin(run_dir) -> dict:
+    """The HParams plugin records of a run, parsed with TensorBoard's own protobufs."""
+    content = events(run_dir).PluginTagToContent("hparams")
+    return {tag: plugin_data_pb2.HParamsPluginData.FromString(data) for tag, data in content.items()}
+
+
+def test_tensorboard_hparams_session_holds_the_settings_and_final_metrics(compose_train, tmp_path):
+    metrics = train(compose_train("model=lstm", "sampler=consecutive", SPLIT))
+    records = hparams_plugin(tmp_path / "run")
+    params = records["_hparams_/session_start_info"].session_start_info.hparams
+    assert params["model"].string_value == "lstm" and params["sampler"].string_value == "consecutive"
+    assert params["num_hiddens"].number_value == 16 and params["split"].string_value == "0.6/0.2/0.2"
+    assert {
+        "lr",
+        "batch_size",
+        "num_steps",
+        "gradient_clip_val",
+        "seed",
+        "optimizer",
+        "data",
+    } <= params.keys()
+    tags = {info.name.tag for info in records["_hparams_/experiment"].experiment.metric_infos}
+    assert tags == {
+        f"final/{m}" for m in ("train_ppl", "val_ppl_best", "val_ppl", "test_ppl", "wall_s", "chars_per_s")
+    }
+    final = {tag: events(tmp_path / "run").Scalars(tag)[-1].value for tag in tags}
+    assert final["final/test_ppl"] == pytest.approx(metrics["test/ppl"])  # filled in, not a placeholder
+    assert final["final/val_ppl_best"] <= final["final/val_ppl"] and final["final/wall_s"] > 0
+
+
+def test_samples_share_the_step_of_their_epoch_scalars(compose_train, tmp_path):
+    train(compose_train())
+    accumulator = events(tmp_path / "run")
+    samples = [e.step for e in accumulator.Tensors("samples/text_summary")]
+    assert samples == [e.step for e in accumulator.Scalars("train/ppl")]
+
+
+def test_csv_logger_writes_every_metric_into_the_run_folder(compose_train, tmp_path):
+    metrics = train(compose_train("logger=csv", SPLIT))
+    rows = list(csv.DictReader((tmp_path / "run" / "csv" / "metrics.csv").read_text().splitlines()))
+    assert sum(bool(r["val/ppl"]) for r in rows) == 2  # one per epoch
+    assert float(next(r["final/test_ppl"] for r in rows if r["final/test_ppl"])) == pytest.approx(
+        metrics["test/ppl"]
+    )
+
+
+def test_mlflow_logger_records_params_and_metrics_in_a_local_store(compose_train, tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    metrics = train(compose_train("logger=mlflow", "model=gru", SPLIT))
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'run' / 'mlflow.db'}")
+    (run,) = client.search_runs(client.get_experiment_by_name("lyrics-rnn").experiment_id)
+    assert run.data.params["model"] == "gru" and run.data.params["split"] == "0.6/0.2/0.2"
+    assert run.data.metrics["final/test_ppl"] == pytest.approx(metrics["test/ppl"])
+
+
+def test_many_loggers_go_on_without_a_missing_one(compose_train, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr("lightning.pytorch.loggers.mlflow._MLFLOW_AVAILABLE", False)
+    train(compose_train("logger=many"))
+    assert "logging without logger.mlflow" in caplog.text
+    assert (tmp_path / "run" / "csv" / "metrics.csv").is_file() and hparams_plugin(tmp_path / "run")
+    with pytest.raises(ValueError, match=r"logger.mlflow .*install it"):
+        train(compose_train("logger=mlflow"))
