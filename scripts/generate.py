@@ -22,6 +22,9 @@ def main(cfg: DictConfig) -> list[str]:
     generator = torch.Generator(model.device).manual_seed(cfg.seed)
     samples = []
     for prefix in cfg.prefixes:
+        unknown = model.vocab.unknown(str(prefix))
+        if unknown and model.vocab.unk is not None:  # without <unk>, generation names them in an error
+            print(f"note: {unknown!r} of prefix {str(prefix)!r} read as <unk>", file=sys.stderr)
         for _ in range(cfg.num_samples):
             text = generate(
                 model.net, model.vocab, str(prefix), cfg.num_chars, cfg.temperature, cfg.top_k, generator

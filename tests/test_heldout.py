@@ -184,3 +184,15 @@ def test_evaluate_script_scores_the_test_part_as_training_did_and_adapts(compose
     )
     assert adapted.returncode == 0, adapted.stderr
     assert "adapt=best: " in adapted.stdout and adapted.stdout.splitlines()[-1].startswith("test perplexity ")
+
+
+def test_a_prefix_with_unseen_characters_generates_with_a_note(compose_train, tmp_path):
+    train(compose_train("model=gru", "data.split=[0.6,0.2,0.2]", "data.min_freq=7"))  # rare ones -> <unk>
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    result = run_script(
+        "generate.py", f"ckpt_path={ckpt}", 'prefixes=["周杰伦分开"]', "num_chars=5", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.rstrip("\n")
+    assert text.startswith("周杰伦分开") and len(text) == 10 and "<unk>" not in text
+    assert "read as <unk>" in result.stderr and "周" in result.stderr

@@ -35,7 +35,7 @@ def generate(
     top_k: int | None = None,
     generator: torch.Generator | None = None,
 ) -> str:
-    """Return `prefix` followed by `num_chars` decoded characters."""
+    """Return `prefix` followed by `num_chars` decoded characters (never `<unk>`: it is no character)."""
     if not prefix:
         raise ValueError("the prefix must hold at least one character.")
     was_training = net.training
@@ -46,12 +46,15 @@ def generate(
         # Warm-up: every prefix character goes through the network, the state carried along.
         logits, state = net(torch.tensor([ids], device=device), net.init_state(1, device))
         for _ in range(num_chars):
-            next_id = pick_next(logits[0, -1], temperature, top_k, generator).view(1, 1)
+            scores = logits[0, -1]
+            if vocab.unk is not None:
+                scores = scores.index_fill(0, torch.tensor([vocab.unk], device=device), float("-inf"))
+            next_id = pick_next(scores, temperature, top_k, generator).view(1, 1)
             ids.append(int(next_id))
             logits, state = net(next_id, state)
     finally:
         net.train(was_training)
-    return vocab.decode(ids)
+    return prefix + vocab.decode(ids[len(prefix) :])  # the prefix as given, even where it maps to <unk>
 
 
 def copy_rate(samples: list[str], training_text: str, n: int = 10) -> float:
