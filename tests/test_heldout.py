@@ -88,7 +88,7 @@ def test_tied_weights_share_storage_and_a_projection_bridges_sizes():
     assert net.dense.weight.data_ptr() == net.embedding.weight.data_ptr()
     wide = build_network("lstm", 30, 32, embedding_dim=8, tie_weights=True)
     assert wide.dense.weight is wide.embedding.weight and wide.project.out_features == 8
-    logits, _ = wide(torch.zeros(2, 5, dtype=torch.long), wide.init_state(2))
+    logits, _ = wide(torch.zeros(2, 5, dtype=torch.long), None)
     assert logits.shape == (2, 5, 30)
     with pytest.raises(ValueError, match="needs an input embedding"):
         build_network("lstm", 30, 16, tie_weights=True)

@@ -11,7 +11,7 @@ def test_scratch_shapes_match_the_notebook():
     """Notebook: X = arange(20).reshape(4, 5) gives 5 steps of (4, 1027) outputs and a (4, 256) state."""
     net = ScratchRNN(VOCAB, HIDDEN)
     inputs = torch.arange(20).reshape(4, 5)
-    logits, state = net(inputs, net.init_state(4))
+    logits, state = net(inputs, None)
     assert logits.shape == (4, 5, VOCAB) and state.shape == (4, HIDDEN)
 
 
@@ -44,8 +44,7 @@ def test_scratch_init_follows_the_notebook():
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_library_layers_shapes_and_state(cell, num_layers):
     net = RecurrentLM(cell, 30, 16, num_layers=num_layers)
-    state = net.init_state(4)
-    logits, new_state = net(torch.randint(0, 30, (4, 6)), state)
+    logits, new_state = net(torch.randint(0, 30, (4, 6)), None)
     assert logits.shape == (4, 6, 30)
     parts = new_state if cell == "lstm" else (new_state,)
     assert len(parts) == (2 if cell == "lstm" else 1)
@@ -57,7 +56,7 @@ def test_library_layer_sees_a_one_hot_input():
     torch.manual_seed(0)
     net = RecurrentLM("rnn", 10, 4)
     inputs = torch.tensor([[3]])
-    _, state = net(inputs, net.init_state(1))
+    _, state = net(inputs, None)
     rnn = net.rnn
     expected = torch.tanh(rnn.weight_ih_l0[:, 3] + rnn.bias_ih_l0 + rnn.bias_hh_l0)
     torch.testing.assert_close(state[0, 0], expected)
@@ -123,7 +122,7 @@ def test_scratch_gru_against_gru_cell(diagonal):
 def test_scratch_gated_shapes_and_init(net, state_parts):
     torch.manual_seed(0)
     model = net(VOCAB, HIDDEN)
-    logits, state = model(torch.arange(20).reshape(4, 5), model.init_state(4))
+    logits, state = model(torch.arange(20).reshape(4, 5), None)
     assert logits.shape == (4, 5, VOCAB)
     parts = state if isinstance(state, tuple) else (state,)
     assert len(parts) == state_parts and all(p.shape == (4, HIDDEN) for p in parts)

@@ -123,3 +123,11 @@ def test_a_foreign_corpus_trains_to_the_end_with_samples_from_its_own_text(compo
     assert math.isfinite(metrics["val/ppl"]) and (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     text = events(tmp_path / "run").Tensors("samples/text_summary")[-1].tensor_proto.string_val[0].decode()
     assert text.startswith("- ") and "分" not in text
+
+
+@pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
+@pytest.mark.parametrize("model", ["scratch", "scratch_gru", "scratch_lstm", "rnn", "gru", "lstm"])
+def test_every_model_trains_in_full_double_and_bfloat16_precision(compose_train, model, precision):
+    """A zero state takes the weights' dtype (state None), so no model mixes float32 into 64 or bf16."""
+    metrics = train(compose_train(f"model={model}", f"trainer.precision={precision}", "trainer.max_epochs=1"))
+    assert math.isfinite(metrics["train/ppl"]) and math.isfinite(metrics["val/ppl"])

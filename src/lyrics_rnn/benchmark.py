@@ -130,7 +130,7 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
         total = torch.zeros((), device=device)
         for starts, reset in partition:
             inputs, targets = windows(ids, starts.to(device), partition.num_steps)
-            state = net.init_state(len(starts), device) if reset or state is None else detach_state(state)
+            state = None if reset or state is None else detach_state(state)
             logits, state = net(inputs, state)
             loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
             optimizer.zero_grad()

@@ -34,7 +34,7 @@ def target_probs(
     state, picked = None, []
     for inputs, targets, reset in stream_batches(ids, num_streams, num_steps):
         inputs, targets = inputs.to(device), targets.to(device)
-        state = net.init_state(inputs.shape[0], device) if reset else detach_state(state)
+        state = None if reset else detach_state(state)
         with torch.set_grad_enabled(dynamic_lr > 0):
             logits, state = net(inputs, state)
             log_probs = logits.float().log_softmax(-1).gather(-1, targets.clamp(min=0)[..., None])[..., 0]

@@ -44,7 +44,7 @@ def generate(
         device = next(net.parameters()).device
         ids = vocab.encode(prefix).tolist()
         # Warm-up: every prefix character goes through the network, the state carried along.
-        logits, state = net(torch.tensor([ids], device=device), net.init_state(1, device))
+        logits, state = net(torch.tensor([ids], device=device), None)
         for _ in range(num_chars):
             scores = logits[0, -1]
             if vocab.unk is not None:

@@ -100,11 +100,7 @@ class CharLM(L.LightningModule):
     def _step(self, batch: Batch, stage: str) -> Tensor:
         inputs, targets, reset = batch
         state = self.states[stage]
-        state = (
-            self.net.init_state(inputs.shape[0], self.device)
-            if reset or state is None
-            else detach_state(state)
-        )
+        state = None if reset or state is None else detach_state(state)
         logits, self.states[stage] = self.net(inputs, state)
         # Held-out batches may end in padding (IGNORE targets): the mean is over real targets only.
         count = (targets != IGNORE).sum()

@@ -1,4 +1,4 @@
-"""The networks. All share `forward(X [B, T], state) -> (logits [B, T, V], state)` and `init_state`."""
+"""The networks. All share `forward(X [B, T], state) -> (logits [B, T, V], state)`; state None = zeros."""
 
 from __future__ import annotations
 

@@ -69,13 +69,9 @@ class RecurrentLM(nn.Module):
         if tie_weights:
             self.dense.weight = self.embedding.weight
 
-    def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
-        shape = (self.rnn.num_layers, batch_size, self.rnn.hidden_size)
-        hidden = torch.zeros(shape, device=device, dtype=self.dense.weight.dtype)
-        return (hidden, torch.zeros_like(hidden)) if isinstance(self.rnn, nn.LSTM) else hidden
-
-    def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
-        """inputs [B, T] of indices -> logits [B, T, V] and the last state (LSTM: (h, c))."""
+    def forward(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """inputs [B, T] of indices -> logits [B, T, V] and the last state (LSTM: (h, c)); a state of
+        None starts from zeros, as nn.RNN/GRU/LSTM do."""
         if self.embedding is None:
             x = F.one_hot(inputs, self.vocab_size).to(self.dense.weight.dtype)
         else:

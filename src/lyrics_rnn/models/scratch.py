@@ -36,15 +36,19 @@ class ScratchRecurrent(nn.Module):
         setattr(self, bias, nn.Parameter(torch.zeros(vocab_size)))
         self.num_hiddens = num_hiddens
 
-    def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
-        return torch.zeros(batch_size, self.num_hiddens, device=device)
+    def zero_state(self, inputs: Tensor) -> State:
+        """H_0 = 0, on the device and in the dtype of the weights (any precision)."""
+        weight = getattr(self, f"W_h{self.gates[0]}")
+        return weight.new_zeros(inputs.shape[0], self.num_hiddens)
 
     def step(self, x: dict[str, Tensor], state: State) -> State:
         """One time step, given the input terms x[g] = X_t W_xg + b_g of every gate."""
         raise NotImplementedError
 
-    def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
-        """inputs [B, T] of indices -> logits [B, T, V] and the last state."""
+    def forward(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """inputs [B, T] of indices -> logits [B, T, V] and the last state (None: start from zeros)."""
+        if state is None:
+            state = self.zero_state(inputs)
         terms = {
             g: F.embedding(inputs, getattr(self, f"W_x{g}")) + getattr(self, f"b_{g}") for g in self.gates
         }
@@ -84,8 +88,8 @@ class ScratchLSTM(ScratchRecurrent):
 
     gates = ("i", "f", "o", "c")
 
-    def init_state(self, batch_size: int, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
-        H = super().init_state(batch_size, device)
+    def zero_state(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        H = super().zero_state(inputs)
         return H, torch.zeros_like(H)
 
     def step(self, x: dict[str, Tensor], state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
