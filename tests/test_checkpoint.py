@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import events
+from helpers import events
 
 from lyrics_rnn.checkpoint import AtomicCheckpointIO, CheckpointError, load_model, read_checkpoint
 from lyrics_rnn.generate import generate

@@ -1,26 +1,17 @@
 """The command line as a user types it, in subprocesses."""
 
+import functools
 import os
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, events, tiny_overrides
+from helpers import ROOT, cli_overrides, events, run_script
 
 SCRIPT = str(ROOT / "scripts" / "train.py")
 
 
-def run(*args, cwd):
-    """The training script in a subprocess; the timeout is the watchdog against a hang."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
-def cli_overrides(corpus, out):
-    """The tiny overrides, with output folders left to Hydra (named by time, model and sampler)."""
-    return [o for o in tiny_overrides(corpus, out) if not o.startswith("paths.output_dir")]
+run = functools.partial(run_script, "train.py")
 
 
 def test_single_run_gets_its_own_named_folder(tiny_corpus, tmp_path):

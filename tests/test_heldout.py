@@ -1,15 +1,12 @@
 """Held-out evaluation: the split, the training-only vocabulary with <unk>, test/ppl, the n-gram
 baseline, the cache, and the model levers (embedding, tied weights, locked dropout, early stopping)."""
 
-import os
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, compose_config, events
+from helpers import compose_config, events, run_script
 
 from lyrics_rnn.cache import context_cache, fit_weights, perplexity
 from lyrics_rnn.checkpoint import load_model, training_parts
@@ -156,11 +153,6 @@ def test_two_epochs_of_the_heldout_recipe_beat_the_unigram(tmp_path, real_corpus
     vocab, ids = encode_parts(read_parts(data.path, data.member, data.num_sample, data.split), data.min_freq)
     unigram = KneserNey(ids["train"].tolist(), len(vocab), order=1)
     assert metrics["val/ppl"] < perplexity(np.array(unigram.target_probs(ids["val"].tolist())))
-
-
-def run_script(script, *args, cwd):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})  # fmt: skip
 
 
 def test_ngram_script_prints_static_and_cached_test_perplexity(tiny_corpus, tmp_path):

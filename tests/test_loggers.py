@@ -3,7 +3,7 @@
 import csv
 
 import pytest
-from conftest import events
+from helpers import events
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from lyrics_rnn.train import train

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, events, tiny_overrides
+from helpers import ROOT, events, tiny_overrides
 
 from lyrics_rnn.checkpoint import CheckpointError, read_checkpoint
 from lyrics_rnn.train import train

@@ -1,22 +1,14 @@
 """scripts/generate.py and scripts/evaluate.py as a user runs them: from a checkpoint, without the corpus."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import LYRICS, ROOT, compose_config, tiny_overrides
+from helpers import LYRICS, compose_config, run_script, tiny_overrides
 from hydra.utils import instantiate
 
 from lyrics_rnn.checkpoint import load_model
 from lyrics_rnn.generate import generate
 from lyrics_rnn.train import train
-
-
-def run(script, *args, cwd):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +32,7 @@ def trained(tmp_path_factory):
 
 def test_greedy_lyrics_from_the_checkpoint_alone(trained, tmp_path):
     ckpt, _, _ = trained
-    result = run(
+    result = run_script(
         "generate.py", f"ckpt_path={ckpt}", 'prefixes=["分开","不分开"]', "num_chars=12", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
@@ -59,7 +51,7 @@ def test_sampling_is_repeatable_by_seed_and_writes_jsonl(trained, tmp_path):
         "num_samples=3",
         "format=jsonl",
     ]
-    first, again, other = (run("generate.py", *args, f"seed={s}", cwd=tmp_path) for s in (1, 1, 2))
+    first, again, other = (run_script("generate.py", *args, f"seed={s}", cwd=tmp_path) for s in (1, 1, 2))
     assert first.returncode == 0, first.stderr
     records = [json.loads(line) for line in first.stdout.splitlines()]
     assert len(records) == 3 and all(r["prefix"] == "分开" and r["text"].startswith("分开") for r in records)
@@ -69,13 +61,13 @@ def test_sampling_is_repeatable_by_seed_and_writes_jsonl(trained, tmp_path):
 
 def test_prefix_with_unknown_characters_is_named(trained, tmp_path):
     ckpt, _, _ = trained
-    result = run("generate.py", f"ckpt_path={ckpt}", 'prefixes=["周杰伦"]', cwd=tmp_path)
+    result = run_script("generate.py", f"ckpt_path={ckpt}", 'prefixes=["周杰伦"]', cwd=tmp_path)
     assert result.returncode != 0 and "not in the vocabulary" in result.stderr and "周" in result.stderr
 
 
 def test_evaluate_reproduces_the_validation_perplexity(trained, tmp_path):
     ckpt, tail, val_ppl = trained
-    result = run(
+    result = run_script(
         "evaluate.py", f"ckpt_path={ckpt}", f"data.path={tail}", "num_steps=5", cwd=tmp_path
     )  # as trained
     assert result.returncode == 0, result.stderr
@@ -87,5 +79,5 @@ def test_evaluate_names_unknown_characters(trained, tmp_path):
     ckpt, _, _ = trained
     text = tmp_path / "other.txt"
     text.write_text("完全陌生的文字" * 20, encoding="utf-8")
-    result = run("evaluate.py", f"ckpt_path={ckpt}", f"data.path={text}", cwd=tmp_path)
+    result = run_script("evaluate.py", f"ckpt_path={ckpt}", f"data.path={text}", cwd=tmp_path)
     assert result.returncode != 0 and "not in the vocabulary" in result.stderr

@@ -3,11 +3,10 @@
 import csv
 import os
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, compose_config, tiny_overrides
+from helpers import CONF_DIR, cli_overrides, compose_config, run_script
+from hydra import compose, initialize_config_dir
 
 from lyrics_rnn.report import write_report
 
@@ -24,13 +23,7 @@ BOOK = {
 
 
 def sweep(*args, cwd):
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "-m", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-
-
-def cli_overrides(corpus, out):
-    return [o for o in tiny_overrides(corpus, out) if not o.startswith("paths.output_dir")]
+    return run_script("train.py", "-m", *args, cwd=cwd, timeout=600)
 
 
 @pytest.mark.parametrize("experiment", sorted(BOOK))
@@ -48,7 +41,7 @@ def test_book_experiment_configs_match_the_reference(experiment, tmp_path):
 @pytest.fixture(scope="module")
 def book_sweep(tmp_path_factory):
     """`-m experiment=glob(book_*)` on the tiny corpus, one epoch each: the whole chapter in miniature."""
-    from conftest import LYRICS
+    from helpers import LYRICS
 
     tmp = tmp_path_factory.mktemp("book")
     corpus = tmp / "tiny.txt"
@@ -111,7 +104,10 @@ def test_submitit_launcher_runs_a_sweep_through_its_local_executor(tiny_corpus, 
 
 
 def test_slurm_launcher_config_composes(tmp_path):
-    cfg = compose_config("train", "launcher=slurm", f"paths.output_dir={tmp_path}")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["launcher=slurm"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.nodes == 1 and launcher.timeout_min == 240
     assert cfg.threads is None  # a cluster job owns its cores
 
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 import torch
-from conftest import compose_config, events
+from helpers import compose_config, events
 from hydra.errors import ConfigCompositionException
 
 from lyrics_rnn.module import CharLM
@@ -105,7 +105,9 @@ def test_gpu_trainer_config_composes_for_one_gpu(tmp_path):
         "train", "trainer=gpu", "trainer.precision=bf16-mixed", f"paths.output_dir={tmp_path}"
     )
     assert cfg.trainer.accelerator == "gpu" and cfg.trainer.devices == 1
-    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.gradient_clip_val == 0.01
+    assert cfg.trainer.gradient_clip_val == 0.01 and cfg.trainer.plugins[0]._target_.endswith(
+        "AtomicCheckpointIO"
+    )
 
 
 @pytest.mark.parametrize("model", ["scratch", "lstm"])

@@ -1,0 +1,74 @@
+"""What the tests share: paths, the tiny corpus and its overrides, composing configs, running the
+scripts as a user does, reading TensorBoard events."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+LYRICS = (
+    "分开 我不要再想 我不要再想 我不 我不 我不要再想你\n不知不觉 你已经离开我\n不分开 为什么我女朋友场外加油\n"
+    * 6
+)
+
+
+def tiny_overrides(corpus: Path, out: Path) -> list[str]:
+    """A run of seconds: small corpus, small network, two epochs, a sample every epoch; every default
+    callback, the progress bar and the logger stay on."""
+    return [
+        f"data.path={corpus}",
+        "data.url=null",
+        "data.num_sample=null",
+        "data.split=[0.8,0.2,0]",
+        f"paths.data_dir={out / 'data'}",
+        f"paths.log_dir={out}",
+        f"paths.output_dir={out}",
+        "sampler.batch_size=3",
+        "sampler.num_steps=5",
+        "model.num_hiddens=16",
+        "trainer.max_epochs=2",
+        "trainer.accelerator=cpu",
+        "trainer.enable_model_summary=false",
+        "callbacks.lyrics_samples.pred_period=1",
+        "callbacks.lyrics_samples.pred_len=8",
+    ]
+
+
+def cli_overrides(corpus: Path, out: Path) -> list[str]:
+    """The tiny overrides, with output folders left to Hydra (named by time, model and sampler)."""
+    return [o for o in tiny_overrides(corpus, out) if not o.startswith("paths.output_dir")]
+
+
+def compose_config(name: str, *overrides: str) -> DictConfig:
+    """conf/<name>.yaml with overrides, resolved, as Hydra's compose API builds it."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name=name, overrides=list(overrides))
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def run_script(script: str, *args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """scripts/<script> in a subprocess, as a user runs it; the timeout is the watchdog against a hang."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *args],
+        cwd=cwd,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def events(run_dir: Path) -> EventAccumulator:
+    """Everything TensorBoard would show for one run folder, read with TensorBoard's own reader."""
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator.Reload()
+    return accumulator
