@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor, nn
+from torch import nn
 
-from lyrics_rnn.models.recurrent import LAYERS, RecurrentLM, State
+from lyrics_rnn.models.recurrent import LAYERS, RecurrentLM
 from lyrics_rnn.models.scratch import ScratchGRU, ScratchLSTM, ScratchRecurrent, ScratchRNN
+from lyrics_rnn.models.state import State, detach_state
 
 SCRATCH: dict[str, type[ScratchRecurrent]] = {
     "scratch": ScratchRNN,
@@ -44,13 +45,6 @@ def build_network(
     if cell in LAYERS:
         return RecurrentLM(cell, vocab_size, num_hiddens, num_layers, dropout, **inputs_and_outputs)
     raise ValueError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
-
-
-def detach_state(state: State) -> State:
-    """Cut the graph at a batch boundary, keeping the values (truncated backpropagation through time)."""
-    if isinstance(state, Tensor):
-        return state.detach()
-    return tuple(part.detach() for part in state)
 
 
 __all__ = [

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-State = Tensor | tuple[Tensor, Tensor]
+from lyrics_rnn.models.state import State
 
 
 class ScratchRecurrent(nn.Module):
