@@ -5,13 +5,12 @@ import os
 from pathlib import Path
 
 import hydra
-import numpy as np
 from omegaconf import DictConfig
 
-from lyrics_rnn.cache import context_cache, fit_bucketed, mix, perplexity
 from lyrics_rnn.config import register_configs
 from lyrics_rnn.corpus import ensure_corpus
 from lyrics_rnn.datamodule import encode_parts, read_parts
+from lyrics_rnn.evaluate import baselines, fitted_perplexities
 from lyrics_rnn.ngram import KneserNey
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
@@ -29,19 +28,14 @@ def main(cfg: DictConfig) -> dict[str, float]:
         )
     vocab, ids = encode_parts(parts, data.min_freq)
     model = KneserNey(ids["train"].tolist(), len(vocab), cfg.order)
-    scored = {}
-    for name in ("val", "test"):
-        cache, lengths = context_cache(ids[name].tolist(), cfg.cache_order)
-        scored[name] = np.stack([model.target_probs(ids[name].tolist()), cache], 1), lengths
-    weights = fit_bucketed(*scored["val"])  # the cache's weight per match length, chosen on validation
+    val, test = (baselines(model, ids[name], cfg.cache_order) for name in ("val", "test"))
     results = {}
-    for name in ("val", "test"):
-        probs, lengths = scored[name]
-        results[name] = perplexity(probs[:, 0])
-        results[f"{name} with cache"] = perplexity(mix(probs, lengths, weights))
+    for recipe, label in (("ngram", ""), ("ngram+cache", " with cache")):  # cache weights chosen on val
+        val_ppl, test_ppl = fitted_perplexities(recipe, val, test)
+        results[f"val perplexity{label}"], results[f"test perplexity{label}"] = val_ppl, test_ppl
     print(f"Kneser-Ney {cfg.order}-gram, {len(ids['train'])} training characters, vocabulary of {len(vocab)}")
     for name, ppl in results.items():
-        print(f"{name.split()[0]} perplexity{' with cache' if 'cache' in name else ''} {ppl:.4f}")
+        print(f"{name} {ppl:.4f}")
     return results
 
 

@@ -47,9 +47,10 @@ def fit_bucketed(probs: np.ndarray, buckets: np.ndarray) -> dict[int, np.ndarray
 
 def mix(probs: np.ndarray, buckets: np.ndarray, weights: dict[int, np.ndarray]) -> np.ndarray:
     """The mixed target probabilities; a bucket never seen when fitting takes the nearest shorter one's."""
-    known = sorted(weights)
-    rows = np.array([weights[max([k for k in known if k <= b] or known[:1])] for b in buckets.tolist()])
-    return (probs * rows).sum(1)
+    known = np.array(sorted(weights))
+    table = np.stack([weights[k] for k in known.tolist()])
+    rows = np.clip(np.searchsorted(known, buckets, side="right") - 1, 0, None)
+    return (probs * table[rows]).sum(1)
 
 
 def perplexity(target_probs: np.ndarray) -> float:

@@ -50,39 +50,40 @@ def target_probs(
     return torch.cat(picked, dim=1).flatten()[: len(ids) - 1].exp().double().cpu().numpy()
 
 
-def components(net: nn.Module, ngram: KneserNey, ids: Tensor, dynamic_lr: float, num_steps: int) -> dict:
-    """Per-target probabilities of every model a recipe may mix, and the cache's match lengths."""
-    cache, lengths = context_cache(ids.tolist())
-    return {
-        "neural": target_probs(net, ids, 1, num_steps, dynamic_lr),
-        "ngram": np.array(ngram.target_probs(ids.tolist())),
-        "cache": cache,
-        "lengths": lengths,
-    }
+def baselines(ngram: KneserNey, ids: Tensor, cache_order: int = 8) -> dict[str, np.ndarray]:
+    """The n-gram's and the cache's probability of every target, and the cache's match lengths."""
+    cache, lengths = context_cache(ids.tolist(), cache_order)
+    return {"ngram": np.array(ngram.target_probs(ids.tolist())), "cache": cache, "lengths": lengths}
 
 
 # Recipes: the models mixed, with weights fitted on validation (per cache match length where the cache
 # takes part: a long match earns more trust).
 RECIPES = {
+    "ngram": ("ngram",),
+    "ngram+cache": ("ngram", "cache"),
     "neural": ("neural",),
     "neural+ngram": ("neural", "ngram"),
     "neural+cache": ("neural", "cache"),
     "neural+ngram+cache": ("neural", "ngram", "cache"),
 }
-CANDIDATES = {
+CANDIDATES = {  # adapt= -> (dynamic learning rate, recipe) pairs; all of them mix the neural model in
     "ngram": [(0.0, "neural+ngram")],
     "cache": [(0.0, "neural+cache")],
     "dynamic": [(lr, "neural") for lr in DYNAMIC_LRS],
-    "best": [(lr, recipe) for lr in (0.0, *DYNAMIC_LRS) for recipe in RECIPES],
+    "best": [(lr, r) for lr in (0.0, *DYNAMIC_LRS) for r in RECIPES if "neural" in RECIPES[r]],
 }
 
 
-def _mixed(recipe: str, scored: dict, weights: dict | None = None) -> tuple[float, dict]:
+def fitted_perplexities(recipe: str, val: dict, target: dict) -> tuple[float, float]:
+    """Validation and target perplexity of a recipe whose mixture weights are fitted on validation."""
     names = RECIPES[recipe]
-    probs = np.stack([scored[n] for n in names], 1)
-    buckets = scored["lengths"] if "cache" in names else np.zeros(len(probs), dtype=np.int64)
-    weights = weights or fit_bucketed(probs, buckets)
-    return perplexity(mix(probs, buckets, weights)), weights
+
+    def stacked(scored: dict) -> tuple[np.ndarray, np.ndarray]:
+        buckets = scored["lengths"] if "cache" in names else np.zeros(len(scored["lengths"]), dtype=np.int64)
+        return np.stack([scored[n] for n in names], 1), buckets
+
+    weights = fit_bucketed(*stacked(val))
+    return perplexity(mix(*stacked(val), weights)), perplexity(mix(*stacked(target), weights))
 
 
 def adapted_perplexity(
@@ -94,13 +95,18 @@ def adapted_perplexity(
         return perplexity(target_probs(net, target, 1, num_steps)), "static"
     if adapt not in CANDIDATES:
         raise ValueError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
-    scored = {}
-    for lr in sorted({lr for lr, _ in CANDIDATES[adapt]}):
-        scored[lr] = tuple(components(net, ngram, ids, lr, num_steps) for ids in (val, target))
-    results = []
-    for lr, recipe in CANDIDATES[adapt]:
-        val_ppl, weights = _mixed(recipe, scored[lr][0])
-        results.append((val_ppl, lr, recipe, weights))
-    val_ppl, lr, recipe, weights = min(results, key=lambda r: r[0])
-    ppl, _ = _mixed(recipe, scored[lr][1], weights)
+    parts = {"val": val, "target": target}
+    fixed = {name: baselines(ngram, ids) for name, ids in parts.items()}  # the same for every learning rate
+    scored = {
+        lr: {
+            name: {**fixed[name], "neural": target_probs(net, ids, 1, num_steps, lr)}
+            for name, ids in parts.items()
+        }
+        for lr in {lr for lr, _ in CANDIDATES[adapt]}
+    }
+    results = [
+        (*fitted_perplexities(r, scored[lr]["val"], scored[lr]["target"]), lr, r)
+        for lr, r in CANDIDATES[adapt]
+    ]
+    val_ppl, ppl, lr, recipe = min(results)
     return ppl, f"{recipe}, dynamic lr {lr:g}: validation perplexity {val_ppl:.2f}"

@@ -100,11 +100,11 @@ def markdown(runs: list[Run], plot_name: str) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        best_val = min((v for _, v in run.val_ppl), default=None)
+        results = run.results()
         lines.append(
             f"| {run.name} | {run.model} | {run.sampler} | {len(run.train_ppl)} | "
-            f"{_number(run.train_ppl[-1][1] if run.train_ppl else None)} | {_number(run.book_ppl)} | "
-            f"{_number(best_val)} | {_number(run.test_ppl)} | {_number(run.wall_s, 0)} | {_number(run.chars_per_s, 0)} |"
+            f"{_number(results['train_ppl'])} | {_number(run.book_ppl)} | "
+            f"{_number(results['val_ppl_best'])} | {_number(run.test_ppl)} | {_number(run.wall_s, 0)} | {_number(run.chars_per_s, 0)} |"
         )
     lines += ["", f"![perplexity curves]({plot_name})", "", "## Last samples", ""]
     for run in runs:
