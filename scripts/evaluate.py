@@ -3,37 +3,35 @@ or on any text: `python scripts/evaluate.py ckpt_path=... data.path=some.txt`.""
 
 import sys
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.cache import perplexity
 from lyrics_rnn.checkpoint import load_model, training_parts
-from lyrics_rnn.config import register_configs
-from lyrics_rnn.corpus import preprocess, read_text
+from lyrics_rnn.cli import hydra_entry
+from lyrics_rnn.corpus import read_corpus
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.evaluate import adapted_perplexity, target_probs
 from lyrics_rnn.ngram import KneserNey
 
-register_configs()
 
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra_entry("evaluate")
 def main(cfg: DictConfig) -> float:
     model = load_model(cfg.ckpt_path, cfg.device)
     vocab = model.vocab
     if cfg.data.path:
         if cfg.adapt != "none":
-            raise ValueError(
+            raise LyricsError(
                 "adapt= chooses its settings on the validation part: use split=val|test, not data.path."
             )
         parts, name = (
-            {"text": preprocess(read_text(cfg.data.path, cfg.data.member), cfg.data.num_sample)},
+            {"text": read_corpus(cfg.data.path, cfg.data.member, cfg.data.num_sample)},
             "text",
         )
     else:
         parts, name = training_parts(cfg.ckpt_path), cfg.split
         if name not in ("val", "test") or not parts[name]:
-            raise ValueError(
+            raise LyricsError(
                 f"split={name} names no part of this checkpoint's corpus; use split=val or split=test."
             )
     unknown = vocab.unknown(parts[name])

@@ -3,21 +3,21 @@
 import json
 import sys
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.checkpoint import load_model, training_parts
-from lyrics_rnn.config import register_configs
+from lyrics_rnn.cli import hydra_entry
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.generate import copy_rate, generate
 
-register_configs()
 
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
+@hydra_entry("generate")
 def main(cfg: DictConfig) -> list[str]:
     if cfg.format not in ("text", "jsonl"):
-        raise ValueError(f"format={cfg.format!r} is not known; use format=text or format=jsonl.")
+        raise LyricsError(f"format={cfg.format!r} is not known; use format=text or format=jsonl.")
+    if cfg.num_chars < 0 or cfg.num_samples < 1:
+        raise LyricsError(f"num_chars={cfg.num_chars} must be >= 0 and num_samples={cfg.num_samples} >= 1.")
     model = load_model(cfg.ckpt_path, cfg.device)
     generator = torch.Generator(model.device).manual_seed(cfg.seed)
     samples = []

@@ -1,29 +1,23 @@
 """The classical baseline: `python scripts/ngram.py data=jaychou_heldout [order=6]` prints the validation
 and test perplexities of an interpolated Kneser-Ney character n-gram, static and with a cache."""
 
-import os
-from pathlib import Path
-
-import hydra
 from omegaconf import DictConfig
 
-from lyrics_rnn.config import register_configs
+from lyrics_rnn.cli import hydra_entry
 from lyrics_rnn.corpus import ensure_corpus
 from lyrics_rnn.datamodule import encode_parts, read_parts
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.evaluate import baselines, fitted_perplexities
 from lyrics_rnn.ngram import KneserNey
 
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
-register_configs()
 
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="ngram")
+@hydra_entry("ngram")
 def main(cfg: DictConfig) -> dict[str, float]:
     data = cfg.data
     path = ensure_corpus(data.path, data.url, data.sha256)
     parts = read_parts(path, data.member, data.num_sample, data.split)
     if not parts["val"] or not parts["test"]:
-        raise ValueError(
+        raise LyricsError(
             f"data.split={list(data.split)} needs validation and test parts, e.g. data=jaychou_heldout."
         )
     vocab, ids = encode_parts(parts, data.min_freq)

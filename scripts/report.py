@@ -4,13 +4,18 @@
 import argparse
 from pathlib import Path
 
+from lyrics_rnn.cli import exit_on_user_error
 from lyrics_rnn.report import write_report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path, help="a run folder, or a folder of runs (e.g. a multirun sweep)")
-    table, rows, image, best = write_report(parser.parse_args().folder)
+    try:
+        table, rows, image, best = write_report(parser.parse_args().folder)
+    except Exception as error:
+        exit_on_user_error(error)
+        raise
     print(table.read_text(encoding="utf-8"))
     print("\n".join(best))
     print(f"written: {table}, {rows} and {image}")

@@ -1,23 +1,15 @@
 """Train a character-level RNN: `python scripts/train.py model=scratch sampler=random` (see conf/)."""
 
-import os
-from pathlib import Path
-
-import hydra
 from omegaconf import DictConfig
 
-from lyrics_rnn.config import register_configs
-from lyrics_rnn.train import train
-
-# Data and outputs live in the repository, whatever the working directory.
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
-
-register_configs()
+from lyrics_rnn.cli import hydra_entry
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra_entry("train")
 def main(cfg: DictConfig) -> float:
     """Returns the optimized metric, so Hydra sweepers can minimise it."""
+    from lyrics_rnn.train import train  # Lightning loads in seconds: not before the config is checked
+
     return train(cfg)[cfg.optimized_metric]
 
 

@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.generate import generate
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,12 @@ class LyricsSamples(L.Callback):
         self, prefixes: Sequence[str] = ("分开", "不分开"), pred_len: int = 50, pred_period: int = 50
     ):
         if pred_period < 1 or pred_len < 0:
-            raise ValueError(
+            raise LyricsError(
                 f"callbacks.lyrics_samples.pred_period={pred_period} must be >= 1 and pred_len={pred_len} >= 0."
             )
-        self.prefixes, self.pred_len, self.pred_period = list(prefixes), pred_len, pred_period
+        # One string is one prefix (prefixes=分开), never a list of its characters.
+        self.prefixes = [prefixes] if isinstance(prefixes, str) else list(prefixes)
+        self.pred_len, self.pred_period = pred_len, pred_period
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         vocab = pl_module.vocab

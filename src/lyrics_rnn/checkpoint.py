@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,12 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from lyrics_rnn.datamodule import read_parts
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.files import write_atomically
 from lyrics_rnn.module import CharLM
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LyricsError):
     """A file that is not a readable lyrics-rnn checkpoint, with what to do about it in the message."""
 
 
@@ -40,11 +42,14 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             f"checkpoint not found: {path}. Pass ckpt_path=<run>/checkpoints/last.ckpt of an existing run."
         )
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a foreign pickle's protocol: the error says more
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        # Torch's own message advises weights_only=False, i.e. running the file's code: not quoted.
         raise CheckpointError(
-            f"{path} was refused: it holds objects that only an unsafe unpickler would load ({error}). "
-            "Use a checkpoint written by lyrics-rnn."
+            f"{path} was refused: it is not a torch checkpoint, or it holds objects that only an unsafe "
+            "unpickler would load. Use a checkpoint written by lyrics-rnn."
         ) from error
     except (RuntimeError, EOFError, OSError) as error:
         raise CheckpointError(
@@ -79,6 +84,12 @@ def resolve_device(name: str) -> torch.device:
 def load_model(path: str | Path, device: str = "cpu") -> CharLM:
     """Rebuild a trained model from its checkpoint alone: hyperparameters and vocabulary travel inside."""
     checkpoint = read_checkpoint(path, map_location="cpu")
+    broken = [name for name, value in checkpoint["state_dict"].items() if not torch.isfinite(value).all()]
+    if broken:
+        raise CheckpointError(
+            f"{path} holds non-finite weights ({', '.join(broken[:3])}): its run diverged. "
+            "Use a checkpoint of an earlier epoch, or train again with a lower learning rate."
+        )
     model = CharLM(**checkpoint["hyper_parameters"])
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(resolve_device(device)).eval()

@@ -14,6 +14,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from lyrics_rnn.corpus import MAX_BYTES
+
 
 @dataclass
 class DataSchema:
@@ -26,6 +28,7 @@ class DataSchema:
     split: list[float] = MISSING
     min_freq: int = 1
     val_batch_size: int = MISSING
+    max_bytes: int = MAX_BYTES
     sampler: Any = MISSING
 
 
@@ -57,6 +60,24 @@ class ModelSchema:
     weight_dropout: float = 0.0
     optimizer: Any = MISSING
     scheduler: Any = None
+
+
+@dataclass
+class TrainSchema:
+    """The top-level keys of train.yaml; the groups below them have schemas of their own."""
+
+    data: Any = MISSING
+    sampler: Any = MISSING
+    model: Any = MISSING
+    trainer: Any = MISSING
+    callbacks: Any = None
+    logger: Any = None
+    paths: Any = MISSING
+    seed: int = MISSING
+    optimized_metric: str = MISSING
+    ckpt_path: str | None = None
+    threads: int | None = None
+    book_ppl: float | None = None
 
 
 @dataclass
@@ -94,6 +115,8 @@ class EvaluateSchema:
 
 @dataclass
 class NgramSchema:
+    data: Any = MISSING
+    paths: Any = MISSING
     order: int = MISSING
     cache_order: int = MISSING
 
@@ -107,14 +130,13 @@ def register_configs() -> None:
     """Make the schemas and the `cpu_share` resolver known; call before composing (scripts and tests do)."""
     OmegaConf.register_new_resolver("cpu_share", cpu_share, replace=True)
     store = ConfigStore.instance()
+    for name in ("train", "generate", "evaluate", "ngram"):  # whole entry configs: typed at their root
+        store.store(group="schema", name=name, node=globals()[f"{name.title()}Schema"], package="_global_")
     for name, node in {
         "data": DataSchema,
         "sampler/random": RandomSamplerSchema,
         "sampler/consecutive": ConsecutiveSamplerSchema,
         "model": ModelSchema,
-        "generate": GenerateSchema,
-        "evaluate": EvaluateSchema,
-        "ngram": NgramSchema,
     }.items():
         group, _, leaf = f"schema/{name}".rpartition("/")
         store.store(group=group, name=leaf, node=node)

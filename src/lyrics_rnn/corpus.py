@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -11,8 +13,10 @@ import numpy as np
 import pooch
 import requests
 
+from lyrics_rnn.errors import LyricsError
 
-class CorpusError(ValueError):
+
+class CorpusError(LyricsError):
     """A corpus file that cannot be used, with what to do about it in the message."""
 
 
@@ -24,7 +28,7 @@ def ensure_corpus(path: str | Path, url: str | None = None, sha256: str | None =
     is downloaded: a mistyped `data.path` must not silently become a copy of the default corpus.
     """
     path = Path(path)
-    if path.is_file():
+    if _is_file(path):
         return path
     if not url or Path(urlparse(url).path).name != path.name:
         raise CorpusError(f"corpus file not found: {path}. Point data.path at an existing .zip or .txt file.")
@@ -39,44 +43,83 @@ def ensure_corpus(path: str | Path, url: str | None = None, sha256: str | None =
         )
     except requests.RequestException as error:
         raise CorpusError(
-            f"could not download {url} ({error}). Offline? Copy {path.name} into {path.parent}/ "
+            f"could not download {url} ({type(error).__name__}). Offline? Copy {path.name} into {path.parent}/ "
             "or point data.path at a local copy."
         ) from error
     return path
 
 
-def read_text(path: str | Path, member: str | None = None) -> str:
-    """Read UTF-8 text from a plain file or from a zip member (the first one by default)."""
+MAX_BYTES = 2**31  # data.max_bytes: a bigger corpus, read whole, is refused rather than exhausting memory
+
+
+def _is_file(path: Path) -> bool:
+    if path.is_dir():
+        raise CorpusError(f"data.path={path} is a directory, not a file; point it at a .zip or .txt file.")
+    return path.is_file()
+
+
+def read_text(
+    path: str | Path, member: str | None = None, max_chars: int | None = None, max_bytes: int = MAX_BYTES
+) -> str:
+    """UTF-8 text from a plain file or a zip member (the first one by default), streamed: with
+    `max_chars`, only the bytes those characters can take are read, whatever the file's size."""
     path = Path(path)
-    if not path.is_file():
+    if not _is_file(path):
         raise CorpusError(f"corpus file not found: {path}. Point data.path at an existing .zip or .txt file.")
-    if path.suffix.lower() == ".zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if not n.endswith("/")]
-                if not names:
-                    raise CorpusError(f"{path} holds no files; give a zip with a text file inside.")
-                name = member or names[0]
-                if name not in names:
-                    raise CorpusError(f"{path} has no member {name!r}; set data.member to one of {names}.")
-                raw = archive.read(name)
-        except zipfile.BadZipFile as error:
+    with contextlib.ExitStack() as stack:
+        if path.suffix.lower() == ".zip":
+            archive = stack.enter_context(_open_zip(path))
+            name = _member(archive, path, member)
+            size, stream = archive.getinfo(name).file_size, stack.enter_context(archive.open(name))
+            where = f"member {name!r} of {path}"
+            convert = f"unzip -p {path.name} {name} | iconv -f GBK -t UTF-8 > {Path(name).stem}.txt"
+        else:
+            size, stream = path.stat().st_size, stack.enter_context(open(path, "rb"))
+            where, convert = str(path), f"iconv -f GBK -t UTF-8 {path.name} > {path.stem}.utf8.txt"
+        needed = size if max_chars is None else min(size, 4 * max_chars)  # UTF-8: at most 4 bytes a character
+        if needed > max_bytes:
             raise CorpusError(
-                f"{path} is not a valid zip file ({error}); delete it so that it is downloaded again, "
-                "or point data.path at a good copy."
-            ) from error
-    else:
-        raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
+                f"{where} would take {needed} bytes, above data.max_bytes={max_bytes}: read less "
+                "(data.num_sample) or raise data.max_bytes if the memory is there."
+            )
+        raw = stream.read(needed)
+    try:  # a cut after `needed` bytes may split a character: that tail is dropped, not an error
+        text = codecs.getincrementaldecoder("utf-8")().decode(raw, final=needed == size)
     except UnicodeDecodeError as error:
         raise CorpusError(
-            f"{path} is not UTF-8 text (byte {error.start}: {error.reason}); convert it, e.g. "
-            f"`iconv -f GBK -t UTF-8 {path.name} > {path.stem}.utf8.txt`."
+            f"{where} is not UTF-8 text (byte {error.start}: {error.reason}); convert it, e.g. `{convert}`, "
+            "and point data.path at the result."
         ) from error
     if not text:
-        raise CorpusError(f"{path} is empty; give a corpus with some text in it.")
+        raise CorpusError(f"{where} is empty; give a corpus with some text in it.")
     return text
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise CorpusError(
+            f"{path} is not a valid zip file ({error}); delete it so that it is downloaded again, "
+            "or point data.path at a good copy."
+        ) from error
+
+
+def _member(archive: zipfile.ZipFile, path: Path, member: str | None) -> str:
+    names = [n for n in archive.namelist() if not n.endswith("/")]
+    if not names:
+        raise CorpusError(f"{path} holds no files; give a zip with a text file inside.")
+    if (member or names[0]) not in names:
+        raise CorpusError(f"{path} has no member {member!r}; set data.member to one of {names[:10]}.")
+    return member or names[0]
+
+
+def read_corpus(
+    path: str | Path, member: str | None = None, num_sample: int | None = None, max_bytes: int = MAX_BYTES
+) -> str:
+    """The corpus preprocessed as the notebook does, reading no more of the file than `num_sample` needs."""
+    max_chars = None if num_sample is None else 2 * num_sample + 1  # "\r\n" -> one space; a BOM
+    return preprocess(read_text(path, member, max_chars, max_bytes), num_sample)
 
 
 def preprocess(text: str, num_sample: int | None = None) -> str:
@@ -105,7 +148,7 @@ class Vocab:
         self.idx_to_char = list(idx_to_char)
         self.char_to_idx = {char: idx for idx, char in enumerate(self.idx_to_char)}
         if len(self.char_to_idx) != len(self.idx_to_char):
-            raise ValueError("a vocabulary must not list a character twice")
+            raise LyricsError("a vocabulary must not list a character twice")
         self.unk = self.char_to_idx.get(UNK)
         known = [(ord(c), i) for c, i in self.char_to_idx.items() if c != UNK]
         self._codes = np.array(sorted(known), dtype=np.int64).reshape(-1, 2)
@@ -115,7 +158,7 @@ class Vocab:
         """The characters of `text` seen at least `min_freq` times; `<unk>` too if any character of
         `text` or `heldout` is left out."""
         if min_freq < 1:
-            raise ValueError(f"data.min_freq={min_freq} must be at least 1 (1 keeps every character).")
+            raise LyricsError(f"data.min_freq={min_freq} must be at least 1 (1 keeps every character).")
         codes, counts = np.unique(code_points(text), return_counts=True)
         kept = codes[counts >= min_freq]
         unseen = np.setdiff1d(np.unique(code_points(heldout)), kept).size > 0
@@ -135,7 +178,7 @@ class Vocab:
             return self._codes[where, 1]
         if self.unk is None:
             unknown = "".join(sorted({chr(c) for c in codes[~found].tolist()}))
-            raise ValueError(f"characters not in the vocabulary: {unknown!r}; use only known characters.")
+            raise LyricsError(f"characters not in the vocabulary: {unknown!r}; use only known characters.")
         return np.where(found, self._codes[where, 1], self.unk)
 
     def unknown(self, text: str) -> str:

@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from lyrics_rnn.corpus import Vocab, ensure_corpus, preprocess, read_text
+from lyrics_rnn.corpus import MAX_BYTES, Vocab, ensure_corpus, read_corpus
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.samplers import Partition, stream_batches, windows
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class WindowDataset(Dataset):
 def split_text(text: str, split: Sequence[float]) -> dict[str, str]:
     """Contiguous parts: the first share of the text trains, the next validates, the last tests."""
     if len(split) != 3 or min(split) < 0 or not math.isclose(sum(split), 1) or split[0] <= 0:
-        raise ValueError(
+        raise LyricsError(
             f"data.split={list(split)} must be three shares [train, val, test] >= 0 that sum to 1, "
             "with a training share, e.g. data.split=[0.8,0.1,0.1]."
         )
@@ -49,10 +50,14 @@ def split_text(text: str, split: Sequence[float]) -> dict[str, str]:
 
 
 def read_parts(
-    path: str | Path, member: str | None, num_sample: int | None, split: Sequence[float]
+    path: str | Path,
+    member: str | None,
+    num_sample: int | None,
+    split: Sequence[float],
+    max_bytes: int = MAX_BYTES,
 ) -> dict[str, str]:
     """The corpus file, preprocessed as the notebook does, cut into its train / val / test texts."""
-    return split_text(preprocess(read_text(path, member), num_sample), split)
+    return split_text(read_corpus(path, member, num_sample, max_bytes), split)
 
 
 def encode_parts(parts: dict[str, str], min_freq: int = 1) -> tuple[Vocab, dict[str, Tensor]]:
@@ -78,15 +83,16 @@ class LyricsDataModule(L.LightningDataModule):
         split: Sequence[float] = (0.9, 0.1, 0.0),
         min_freq: int = 1,
         val_batch_size: int = 1,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         super().__init__()
         if num_sample is not None and num_sample < 1:
-            raise ValueError(f"data.num_sample={num_sample} must be positive, or null for the whole corpus.")
+            raise LyricsError(f"data.num_sample={num_sample} must be positive, or null for the whole corpus.")
         if val_batch_size < 1:
-            raise ValueError(f"data.val_batch_size={val_batch_size} must be at least 1.")
+            raise LyricsError(f"data.val_batch_size={val_batch_size} must be at least 1.")
         self.path, self.url, self.sha256, self.member = Path(path), url, sha256, member
         self.num_sample, self.split, self.min_freq = num_sample, [float(s) for s in split], min_freq
-        self.val_batch_size = val_batch_size
+        self.val_batch_size, self.max_bytes = val_batch_size, max_bytes
         self.make_partition = sampler
         self.vocab: Vocab | None = None
         self.ids: dict[str, Tensor] = {}
@@ -97,7 +103,7 @@ class LyricsDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.vocab is not None:
             return
-        parts = read_parts(self.path, self.member, self.num_sample, self.split)
+        parts = read_parts(self.path, self.member, self.num_sample, self.split, self.max_bytes)
         self.vocab, self.ids = encode_parts(parts, self.min_freq)
         self.train_partition = self.make_partition(num_tokens=len(self.ids["train"]))
         for name in ("val", "test"):
@@ -131,7 +137,7 @@ class LyricsDataModule(L.LightningDataModule):
                 self.ids[part], num_streams, self.train_partition.num_steps, rank, world_size
             )
         except ValueError as error:
-            raise ValueError(f"{part} part (data.split={self.split}): {error}") from error
+            raise LyricsError(f"{part} part (data.split={self.split}): {error}") from error
 
     def _heldout_loader(self, part: str) -> DataLoader | list:
         if not self.has(part):

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from lyrics_rnn.cache import context_cache, fit_bucketed, mix, perplexity
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models import detach_state
 from lyrics_rnn.ngram import KneserNey
 from lyrics_rnn.samplers import IGNORE, stream_batches
@@ -94,7 +95,7 @@ def adapted_perplexity(
     if adapt == "none":
         return perplexity(target_probs(net, target, 1, num_steps)), "static"
     if adapt not in CANDIDATES:
-        raise ValueError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
+        raise LyricsError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
     parts = {"val": val, "target": target}
     fixed = {name: baselines(ngram, ids) for name, ids in parts.items()}  # the same for every learning rate
     scored = {

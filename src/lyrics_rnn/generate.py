@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from lyrics_rnn.corpus import Vocab
+from lyrics_rnn.errors import LyricsError
 
 
 def pick_next(
@@ -18,7 +19,7 @@ def pick_next(
     if temperature == 0:
         return logits.argmax()
     if temperature < 0 or (top_k is not None and top_k < 1):
-        raise ValueError(f"temperature={temperature} must be >= 0 and top_k={top_k} >= 1 (or null).")
+        raise LyricsError(f"temperature={temperature} must be >= 0 and top_k={top_k} >= 1 (or null).")
     logits = logits / temperature
     if top_k is not None and top_k < logits.numel():
         logits = logits.masked_fill(logits < logits.topk(top_k).values[-1], float("-inf"))
@@ -37,7 +38,7 @@ def generate(
 ) -> str:
     """Return `prefix` followed by `num_chars` decoded characters (never `<unk>`: it is no character)."""
     if not prefix:
-        raise ValueError("the prefix must hold at least one character.")
+        raise LyricsError("the prefix must hold at least one character.")
     was_training = net.training
     net.eval()
     try:
@@ -63,5 +64,5 @@ def copy_rate(samples: list[str], training_text: str, n: int = 10) -> float:
     seen = {training_text[i : i + n] for i in range(len(training_text) - n + 1)}
     windows = [sample[i : i + n] for sample in samples for i in range(len(sample) - n + 1)]
     if not windows:
-        raise ValueError(f"the samples hold no {n}-character window; generate longer ones (num_chars).")
+        raise LyricsError(f"the samples hold no {n}-character window; generate longer ones (num_chars).")
     return sum(window in seen for window in windows) / len(windows)

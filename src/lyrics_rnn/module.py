@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,6 +16,7 @@ from torchmetrics import Metric
 from torchmetrics.aggregation import MeanMetric
 
 from lyrics_rnn.corpus import Vocab
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models import State, build_network, detach_state
 from lyrics_rnn.samplers import IGNORE
 
@@ -90,8 +92,10 @@ class CharLM(L.LightningModule):
         # in the mean, not be dropped from it.
         self.train_loss, self.val_loss, self.test_loss = TokenMean(), TokenMean(), TokenMean()
         self.grad_norm = MeanMetric(nan_strategy="disable")
-        # The first global step with a non-finite loss or gradient (-1: none), kept on the device.
+        # The first global step with a non-finite or exploded loss, or a non-finite gradient (-1: none),
+        # kept on the device. Ten times the loss of a uniform guess is an explosion, not learning.
         self.register_buffer("first_bad_step", torch.tensor(-1), persistent=False)
+        self.max_loss = min(10 * math.log(max(len(self.vocab), 2)), math.log(torch.finfo(torch.float32).max))
         self.states: dict[str, State | None] = dict.fromkeys(STAGES)
 
     def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
@@ -114,7 +118,7 @@ class CharLM(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self._step(batch, "train")
-        self._note_if_non_finite(loss.detach())
+        self._note_if_bad(loss.detach(), self.max_loss)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -154,29 +158,34 @@ class CharLM(L.LightningModule):
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads)
         self.grad_norm.update(norm)  # logged once per epoch: a self.log per step costs milliseconds
-        self._note_if_non_finite(norm)
+        self._note_if_bad(norm)
         if gradient_clip_val and gradient_clip_algorithm in (None, "norm"):
             torch.nn.utils.clip_grads_with_norm_(self.parameters(), gradient_clip_val, norm)
         else:
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
-    def _note_if_non_finite(self, value: Tensor) -> None:
-        """Remember the first step with a non-finite value, on the device: no host sync per step."""
-        bad = ~torch.isfinite(value) & (self.first_bad_step < 0)
+    def _note_if_bad(self, value: Tensor, limit: float = math.inf) -> None:
+        """Remember the first step with a non-finite value or one above `limit`, on the device: no host
+        sync per step."""
+        bad = ~(value <= limit) & (self.first_bad_step < 0)  # a NaN compares False too
         self.first_bad_step = torch.where(bad, self.global_step, self.first_bad_step)
 
     def _stop_if_diverged(self) -> None:
+        """Runs before the epoch's checkpoints are written, so none ever holds non-finite weights."""
+        weights_ok = torch.stack([torch.isfinite(p).all() for p in self.parameters()]).all()
+        bad = torch.where(weights_ok | (self.first_bad_step >= 0), self.first_bad_step, self.global_step)
         # Every device decides alike: a bad step on any device stops them all.
-        step = int(self.trainer.strategy.reduce(self.first_bad_step.clone(), reduce_op="max"))
+        step = int(self.trainer.strategy.reduce(bad, reduce_op="max"))
         if step < 0:
             return
         trainer = self.trainer
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         kept = [c.best_model_path for c in trainer.checkpoint_callbacks if c.best_model_path] or ["none yet"]
-        raise FloatingPointError(
-            f"training diverged: non-finite loss or gradient at epoch {self.current_epoch + 1}, global step "
-            f"{step} (lr={lr}, gradient_clip_val={trainer.gradient_clip_val}). Checkpoints of earlier epochs "
-            f"are kept: {', '.join(kept)}. Lower model.optimizer.lr or trainer.gradient_clip_val, or check the data."
+        raise LyricsError(
+            f"training diverged: loss above {self.max_loss:.1f}, non-finite loss, gradient or weights at epoch "
+            f"{self.current_epoch + 1}, global step {step} (lr={lr}, gradient_clip_val={trainer.gradient_clip_val})."
+            f" Checkpoints of earlier epochs are kept: {', '.join(kept)}. Lower model.optimizer.lr or "
+            "trainer.gradient_clip_val, or check the data."
         )
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -194,8 +203,14 @@ class CharLM(L.LightningModule):
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
         if self.make_optimizer is None:
-            raise ValueError("CharLM needs an optimizer to train; set model.optimizer (see conf/model/).")
-        optimizer = self.make_optimizer(self.parameters())
+            raise LyricsError("CharLM needs an optimizer to train; set model.optimizer (see conf/model/).")
+        try:
+            optimizer = self.make_optimizer(self.parameters())
+        except ValueError as error:  # torch's own checks: "Invalid learning rate: -1.0", ...
+            raise LyricsError(f"model.optimizer: {error}; fix that setting.") from error
+        lr = optimizer.param_groups[0]["lr"]
+        if not (math.isfinite(lr) and lr > 0):
+            raise LyricsError(f"model.optimizer.lr={lr} must be a finite number above 0, e.g. 1e-3.")
         if self.make_scheduler is None:
             return optimizer
         # Stepped once per epoch; a plateau schedule watches the metric checkpoints are chosen by.

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+from lyrics_rnn.errors import LyricsError
+
 Context = tuple[int, ...]
 
 
@@ -29,7 +31,7 @@ class KneserNey:
 
     def __init__(self, ids: Sequence[int], vocab_size: int, order: int = 6) -> None:
         if order < 1:
-            raise ValueError(f"order={order} must be at least 1.")
+            raise LyricsError(f"order={order} must be at least 1.")
         self.order, self.vocab_size = order, vocab_size
         ids = [int(i) for i in ids]
         grams = Counter(tuple(ids[i : i + order]) for i in range(len(ids) - order + 1))

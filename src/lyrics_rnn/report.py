@@ -24,6 +24,8 @@ from lyrics_rnn.summary import METRICS, run_params
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from lyrics_rnn.errors import LyricsError
+
 
 @dataclass
 class Run:
@@ -154,7 +156,7 @@ def write_report(folder: Path) -> tuple[Path, Path, Path, list[str]]:
     returns their paths and, per perplexity, the best run."""
     run_folders = find_runs(folder)
     if not run_folders:
-        raise FileNotFoundError(
+        raise LyricsError(
             f"no runs below {folder}: expected run folders with TensorBoard events and a .hydra/ folder, "
             "as scripts/train.py writes them under outputs/."
         )

@@ -13,17 +13,19 @@ import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
+from lyrics_rnn.errors import LyricsError
+
 
 def _check_sizes(batch_size: int, num_steps: int) -> None:
     if batch_size < 1 or num_steps < 1:
-        raise ValueError(
+        raise LyricsError(
             f"batch_size={batch_size} and num_steps={num_steps} must both be at least 1; "
             "set sampler.batch_size and sampler.num_steps to positive integers."
         )
 
 
-def _too_short(num_tokens: int, batch_size: int, num_steps: int, needed: int) -> ValueError:
-    return ValueError(
+def _too_short(num_tokens: int, batch_size: int, num_steps: int, needed: int) -> LyricsError:
+    return LyricsError(
         f"a corpus of {num_tokens} characters is too short for one batch of batch_size={batch_size} "
         f"x num_steps={num_steps} (needs at least {needed}); use a longer text (data.num_sample) "
         "or smaller sampler.batch_size / sampler.num_steps."
@@ -84,7 +86,7 @@ class Partition(Sampler[tuple[Tensor, bool]]):
         consecutive sampler still carries the state; the averaged gradients equal one device's.
         """
         if self.batch_size % world_size:
-            raise ValueError(
+            raise LyricsError(
                 f"sampler.batch_size={self.batch_size} cannot be split evenly over {world_size} devices; "
                 "make it a multiple of trainer.devices."
             )
@@ -138,12 +140,12 @@ def stream_batches(
     _check_sizes(num_streams, num_steps)
     num_targets = len(ids) - 1
     if num_targets < num_streams:
-        raise ValueError(
+        raise LyricsError(
             f"a held-out text of {len(ids)} characters is too short for {num_streams} streams; "
-            "lower data.val_batch_size or give the held-out part more text."
+            "lower data.val_batch_size (evaluate.py: batch_size) or give the held-out part more text."
         )
     if num_streams % world_size:
-        raise ValueError(f"{num_streams} held-out streams cannot be split evenly over {world_size} devices.")
+        raise LyricsError(f"{num_streams} held-out streams cannot be split evenly over {world_size} devices.")
     row_len = -(-num_targets // num_streams)
     pad = row_len * num_streams - num_targets
     inputs = torch.cat([ids[:-1], ids.new_zeros(pad)]).view(num_streams, row_len)

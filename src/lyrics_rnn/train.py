@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import lightning as L
@@ -14,6 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from lyrics_rnn.checkpoint import read_checkpoint
 from lyrics_rnn.datamodule import PARTS
+from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.module import CharLM
 from lyrics_rnn.summary import final_metrics, run_params
 
 log = logging.getLogger(__name__)
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train as `cfg` says and return the final logged metrics (`cfg.optimized_metric` among them)."""
+    check_settings(cfg)
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
@@ -28,12 +32,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # The vocabulary size is known only once the corpus is read; the model is built from it.
     datamodule.prepare_data()
     datamodule.setup("fit")
-    if not datamodule.has("val") and cfg.optimized_metric.startswith("val/"):
-        raise ValueError(
-            f"data.split={list(cfg.data.split)} has no validation part, so {cfg.optimized_metric} is "
-            "never logged: also set optimized_metric=train/ppl."
+    logged = {"train/ppl", "train/loss"} | ({"val/ppl", "val/loss"} if datamodule.has("val") else set())
+    if cfg.optimized_metric not in logged:
+        raise LyricsError(
+            f"optimized_metric={cfg.optimized_metric} is never logged with data.split={list(cfg.data.split)}; "
+            f"choose one of {sorted(logged)}."
         )
     model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
+    if cfg.get("ckpt_path"):
+        check_resume(cfg.ckpt_path, model, cfg.trainer.max_epochs)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg.get("logger") or {}))
     for logger in trainer.loggers:
@@ -62,6 +69,46 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def check_settings(cfg: DictConfig) -> None:
+    """Settings that would train nothing, or train wrongly without a word: refused before any work."""
+    if cfg.get("threads") is not None and cfg.threads < 1:
+        raise LyricsError(f"threads={cfg.threads} must be at least 1, or null for all cores.")
+    max_epochs = cfg.trainer.get("max_epochs")
+    if max_epochs is not None and (max_epochs == 0 or max_epochs < -1):
+        raise LyricsError(f"trainer.max_epochs={max_epochs} trains nothing; give at least 1 (-1: no limit).")
+    clip = cfg.trainer.get("gradient_clip_val")
+    if clip is not None and not (math.isfinite(clip) and clip > 0):
+        raise LyricsError(
+            f"trainer.gradient_clip_val={clip} must be positive (a negative one climbs the loss), "
+            "or null for no clipping."
+        )
+
+
+def check_resume(path: str, model: CharLM, max_epochs: int | None) -> None:
+    """A checkpoint resumes this run only if it holds the same network over the same vocabulary, and has
+    epochs left to train: Lightning would otherwise remap the characters, fail on shapes, or do nothing."""
+    checkpoint = read_checkpoint(path)
+    saved = checkpoint["hyper_parameters"]
+    if list(saved["vocab"]) != model.vocab.idx_to_char:
+        differ = sorted(set(saved["vocab"]) ^ set(model.vocab.idx_to_char))
+        raise LyricsError(
+            f"{path} was trained on another vocabulary ({len(saved['vocab'])} characters) than this corpus's "
+            f"({len(model.vocab)}; not in both: {''.join(differ)[:20]!r}); resume with the data it was trained on."
+        )
+    for name in ("cell", "num_hiddens", "num_layers", "embedding_dim", "tie_weights"):  # the weights' shapes
+        value = model.hparams[name]
+        if saved.get(name) != value:
+            raise LyricsError(
+                f"{path} holds model.{name}={saved.get(name)}, this run asks for {value}; "
+                "resume with the model settings it was trained with."
+            )
+    done = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
+    if max_epochs is not None and 0 < max_epochs <= done:
+        raise LyricsError(
+            f"{path} has trained {done} epochs already; set trainer.max_epochs above {done} to train on."
+        )
+
+
 def build_loggers(configs: DictConfig | dict) -> list[Logger]:
     """The configured loggers; one whose package is missing is left out with a warning when others
     remain (`logger=many` without MLflow), and is an error when it was the only one asked for."""
@@ -74,7 +121,7 @@ def build_loggers(configs: DictConfig | dict) -> list[Logger]:
                 raise
             missing.append(f"logger.{name} ({error.__cause__})")
     if missing and not loggers:
-        raise ValueError(
+        raise LyricsError(
             f"{', '.join(missing)}: install it (pip install -e '.[mlflow]') or pick another logger."
         )
     if missing:

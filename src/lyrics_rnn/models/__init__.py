@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models.recurrent import LAYERS, RecurrentLM
 from lyrics_rnn.models.scratch import ScratchGRU, ScratchLSTM, ScratchRecurrent, ScratchRNN
 from lyrics_rnn.models.state import State, detach_state
@@ -29,22 +30,22 @@ def build_network(
 ) -> nn.Module:
     """Build the network named by `cell` from plain hyperparameters (so a checkpoint can rebuild it)."""
     if bidirectional:
-        raise ValueError(
+        raise LyricsError(
             "model.bidirectional=true is refused: a bidirectional RNN sees the next character, so it is no "
             "language model. Use model.bidirectional=false (more capacity: model.num_layers)."
         )
     if num_hiddens < 1 or num_layers < 1:
-        raise ValueError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
+        raise LyricsError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
     if cell in SCRATCH:
         if num_layers != 1 or dropout or any(inputs_and_outputs.values()):
-            raise ValueError(
+            raise LyricsError(
                 f"the {cell} network has one layer, one-hot input and no dropout; use model=rnn|gru|lstm "
                 "for layers, dropout, embeddings and tied weights."
             )
         return SCRATCH[cell](vocab_size, num_hiddens)
     if cell in LAYERS:
         return RecurrentLM(cell, vocab_size, num_hiddens, num_layers, dropout, **inputs_and_outputs)
-    raise ValueError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
+    raise LyricsError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
 
 
 __all__ = [

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models.state import State
 
 LAYERS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -19,8 +20,6 @@ class LockedDropout(nn.Module):
 
     def __init__(self, p: float) -> None:
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"a dropout probability of {p} must lie in [0, 1).")
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
@@ -50,8 +49,17 @@ class RecurrentLM(nn.Module):
         weight_dropout: float = 0.0,
     ):
         super().__init__()
+        dropouts = dict(
+            dropout=dropout,
+            embedding_dropout=embedding_dropout,
+            output_dropout=output_dropout,
+            weight_dropout=weight_dropout,
+        )
+        for name, p in dropouts.items():
+            if not 0 <= p < 1:
+                raise LyricsError(f"model.{name}={p} must lie in [0, 1) (a share of units dropped).")
         if tie_weights and embedding_dim is None:
-            raise ValueError("model.tie_weights=true needs an input embedding: set model.embedding_dim.")
+            raise LyricsError("model.tie_weights=true needs an input embedding: set model.embedding_dim.")
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, embedding_dim) if embedding_dim else None
         inputs = embedding_dim or vocab_size
@@ -60,8 +68,6 @@ class RecurrentLM(nn.Module):
             LockedDropout(embedding_dropout),
             LockedDropout(output_dropout),
         )
-        if not 0 <= weight_dropout < 1:
-            raise ValueError(f"model.weight_dropout={weight_dropout} must lie in [0, 1).")
         self.weight_dropout = weight_dropout
         width = embedding_dim if tie_weights else num_hiddens
         self.project = nn.Linear(num_hiddens, width) if width != num_hiddens else nn.Identity()

@@ -1,0 +1,103 @@
+"""Entry points: a user's mistake prints one `error: ...` line and exits with status 2; a bug in the
+code still shows its traceback."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException, InstantiationException
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from lyrics_rnn.config import register_configs
+from lyrics_rnn.errors import LyricsError
+
+# File-system failures that a user fixes (a path, a permission, space), not the code.
+USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG, errno.ENOTDIR}
+
+
+def one_line(text: object) -> str:
+    """A message on one line, without OmegaConf's object_type and Hydra's search path details."""
+    lines = [line.strip() for line in str(text).split("Config search path:")[0].splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith("object_type="))
+
+
+def _is_misconfiguration(error: BaseException | None) -> bool:
+    """Lightning's error for impossible Trainer settings, recognised without importing Lightning (5 s),
+    so that a mistyped override fails at once."""
+    return any(kind.__name__ == "MisconfigurationException" for kind in type(error).__mro__)
+
+
+def user_message(error: BaseException) -> str | None:
+    """The one-line message for an error the user can fix, or None for a bug (show its traceback)."""
+    if isinstance(error, InstantiationException):
+        # A constructor refused its settings: its own message, and which config node it was.
+        cause, node = error.__cause__, str(error).rpartition("full_key: ")[2].strip()
+        if isinstance(cause, ValueError | TypeError | ImportError) or _is_misconfiguration(cause):
+            inner = user_message(cause) or one_line(cause)
+            return f"{inner} (in {node})" if node and "full_key" in str(error) else inner
+        return None
+    if isinstance(error, LyricsError | OmegaConfBaseException) or _is_misconfiguration(error):
+        return one_line(error)
+    if isinstance(error, CompactHydraException):  # composition: unknown key, wrong type, missing option
+        cause = error.__cause__
+        return one_line(f"{error} {cause}" if isinstance(cause, OmegaConfBaseException) else error)
+    if isinstance(error, OSError) and error.errno in USER_ERRNOS:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}. Free space, or choose a writable folder (e.g. paths.log_dir=...)."
+    return None
+
+
+def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:
+    """`@hydra_entry("train")` on a script's task function: Hydra's `main` over conf/<name>.yaml
+    (relative to the script), with the project's configs registered and errors shown as one line."""
+
+    def decorate(task: Callable[[DictConfig], Any]) -> Callable[[], None]:
+        # Data and outputs live in the repository, whatever the working directory.
+        os.environ.setdefault("PROJECT_ROOT", str(Path(inspect.getfile(task)).resolve().parents[1]))
+        register_configs()
+
+        @functools.wraps(task)
+        def reported_task(cfg: DictConfig) -> Any:
+            try:
+                return task(cfg)
+            except Exception as error:
+                # A single run ends here, before Hydra adds its "Error executing job" line; a sweep's job
+                # fails and the sweep reports it (below).
+                if HydraConfig.get().mode == RunMode.RUN:
+                    exit_on_user_error(error)
+                raise
+
+        main = hydra.main(version_base="1.3", config_path="../conf", config_name=config_name)(reported_task)
+
+        @functools.wraps(task)
+        def entry() -> None:
+            # Hydra then raises errors to us instead of printing its own multi-line report.
+            os.environ["HYDRA_FULL_ERROR"] = "1"
+            try:
+                main()
+            except Exception as error:
+                exit_on_user_error(error)
+                raise
+
+        return entry
+
+    return decorate
+
+
+def exit_on_user_error(error: Exception) -> None:
+    """Print a user's mistake as one line and exit with status 2; return for anything else."""
+    message = user_message(error)
+    if message is not None:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)

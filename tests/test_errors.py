@@ -1,0 +1,195 @@
+"""Bad input as a careless or hostile user gives it: every case is one `error: ...` line on stderr that
+names the fix, exit status 2, no traceback and no checkpoint written. The real scripts run in
+subprocesses, a few at a time, all at once for the module."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import LYRICS, compose_config, run_script, tiny_overrides
+
+from lyrics_rnn.train import train
+
+TRAIN = (
+    "data.path={corpus}",
+    "data.url=null",
+    "data.num_sample=null",
+    "data.split=[0.8,0.2,0]",
+    "paths.log_dir={out}",
+    "sampler.batch_size=3",
+    "sampler.num_steps=5",
+    "model.num_hiddens=16",
+    "trainer.max_epochs=2",
+)
+HELDOUT = ("data.path={corpus}", "data.url=null", "data.num_sample=null", "paths.log_dir={out}")
+
+# id: (script, extra arguments, a fragment the error line must hold). Placeholders name the files below.
+CASES = {
+    "corpus is a directory": ("train.py", ["data.path={folder}"], "is a directory, not a file"),
+    "corpus missing": ("train.py", ["data.path={folder}/nope.txt"], "corpus file not found"),
+    "corpus empty": ("train.py", ["data.path={empty}"], "is empty"),
+    "corpus not UTF-8": ("train.py", ["data.path={gbk}"], "iconv -f GBK"),
+    "zip member not UTF-8": ("train.py", ["data.path={gbk_zip}"], "unzip -p"),
+    "not a zip": ("train.py", ["data.path={bad_zip}"], "not a valid zip file"),
+    "zip member missing": ("train.py", ["data.path={zip}", "data.member=nope.txt"], "has no member"),
+    "corpus above max_bytes": ("train.py", ["data.max_bytes=100"], "data.max_bytes=100"),
+    "offline download": (
+        "train.py",
+        ["data.path={folder}/jaychou_lyrics.txt.zip", "data.url=http://127.0.0.1:9/jaychou_lyrics.txt.zip"],
+        "Offline? Copy jaychou_lyrics.txt.zip",
+    ),
+    "split of two shares": ("train.py", ["data.split=[0.5,0.5]"], "three shares"),
+    "negative split share": ("train.py", ["data.split=[0.5,0.6,-0.1]"], "three shares"),
+    "num_sample zero": ("train.py", ["data.num_sample=0"], "data.num_sample=0 must be positive"),
+    "min_freq zero": ("train.py", ["data.min_freq=0"], "data.min_freq=0"),
+    "val_batch_size zero": ("train.py", ["data.val_batch_size=0"], "data.val_batch_size=0"),
+    "val_batch_size too large": ("train.py", ["data.val_batch_size=1000"], "too short for 1000 streams"),
+    "batch_size too large": ("train.py", ["sampler.batch_size=1000"], "too short for one batch"),
+    "num_steps zero": ("train.py", ["sampler.num_steps=0"], "num_steps=0"),
+    "unknown model": ("train.py", ["model=foo"], "Could not find 'model/foo'"),
+    "unknown sampler": ("train.py", ["sampler=foo"], "Could not find 'sampler/foo'"),
+    "unknown experiment": ("train.py", ["experiment=foo"], "Could not find 'experiment/foo'"),
+    "unknown model key": ("train.py", ["model.foo=1"], "Key 'foo' not in"),
+    "num_hiddens zero": ("train.py", ["model.num_hiddens=0"], "model.num_hiddens=0"),
+    "dropout above 1": ("train.py", ["model=lstm", "model.output_dropout=1.5"], "model.output_dropout=1.5"),
+    "tied without embedding": (
+        "train.py",
+        ["model=lstm", "model.tie_weights=true"],
+        "set model.embedding_dim",
+    ),
+    "negative lr": ("train.py", ["model.optimizer.lr=-1"], "Invalid learning rate"),
+    "nan lr": ("train.py", ["model.optimizer.lr=nan"], "lr=nan must be a finite number"),
+    "infinite lr": ("train.py", ["model.optimizer.lr=inf"], "finite number above 0"),
+    "negative clip": ("train.py", ["trainer.gradient_clip_val=-1"], "gradient_clip_val=-1 must be positive"),
+    "no epochs": ("train.py", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    "impossible devices": ("train.py", ["trainer.devices=0"], "devices=0"),
+    "metric never logged": ("train.py", ["optimized_metric=val/acc"], "is never logged"),
+    "no validation part": ("train.py", ["data.split=[1,0,0]"], "is never logged"),
+    "seed not a number": ("train.py", ["seed=abc"], "full_key: seed"),
+    "threads zero": ("train.py", ["threads=0"], "threads=0 must be at least 1"),
+    "threads not an integer": ("train.py", ["threads=1.5"], "full_key: threads"),
+    "samples every 0 epochs": ("train.py", ["callbacks.lyrics_samples.pred_period=0"], "pred_period=0"),
+    "lightning shortcut": ("train.py", ["ckpt_path=last"], "checkpoint not found: last"),
+    "text as checkpoint": ("train.py", ["ckpt_path={corpus}"], "is not a torch checkpoint"),
+    "malicious pickle": ("train.py", ["ckpt_path={evil}"], "was refused"),
+    "resume past max_epochs": ("train.py", ["ckpt_path={ckpt}"], "has trained 2 epochs already"),
+    "resume other vocabulary": (
+        "train.py",
+        ["ckpt_path={ckpt}", "data.path={shifted}", "trainer.max_epochs=3"],
+        "another vocabulary",
+    ),
+    "resume other size": (
+        "train.py",
+        ["ckpt_path={ckpt}", "model.num_hiddens=32", "trainer.max_epochs=3"],
+        "model.num_hiddens=16",
+    ),
+    "output under a file": ("train.py", ["paths.log_dir={corpus}/out"], "Not a directory"),
+    "generate negative length": ("generate.py", ["ckpt_path={ckpt}", "num_chars=-1"], "num_chars=-1"),
+    "generate no samples": ("generate.py", ["ckpt_path={ckpt}", "num_samples=0"], "num_samples=0"),
+    "generate prefixes as string": (
+        "generate.py",
+        ["ckpt_path={ckpt}", "prefixes='分开'"],
+        "not a ListConfig",
+    ),
+    "generate negative temperature": (
+        "generate.py",
+        ["ckpt_path={ckpt}", "temperature=-1"],
+        "temperature=-1.0 must be >= 0",
+    ),
+    "generate top_k zero": ("generate.py", ["ckpt_path={ckpt}", "temperature=1", "top_k=0"], "top_k=0"),
+    "generate unknown format": ("generate.py", ["ckpt_path={ckpt}", "format=xml"], "format='xml'"),
+    "generate diverged checkpoint": ("generate.py", ["ckpt_path={nan_ckpt}"], "non-finite weights"),
+    "generate missing checkpoint": ("generate.py", ["ckpt_path={folder}/no.ckpt"], "checkpoint not found"),
+    "evaluate training part": ("evaluate.py", ["ckpt_path={ckpt}", "split=train"], "names no part"),
+    "evaluate unknown adapt": ("evaluate.py", ["ckpt_path={ckpt}", "split=val", "adapt=foo"], "adapt='foo'"),
+    "evaluate batch too large": (
+        "evaluate.py",
+        ["ckpt_path={ckpt}", "split=val", "batch_size=100000"],
+        "too short for 100000 streams",
+    ),
+    "evaluate batch not a number": (
+        "evaluate.py",
+        ["ckpt_path={ckpt}", "batch_size=abc"],
+        "full_key: batch_size",
+    ),
+    "evaluate a directory": ("evaluate.py", ["ckpt_path={ckpt}", "data.path={folder}"], "is a directory"),
+    "evaluate diverged checkpoint": ("evaluate.py", ["ckpt_path={nan_ckpt}"], "non-finite weights"),
+    "ngram without test part": (
+        "ngram.py",
+        [*HELDOUT, "data.split=[0.9,0.1,0]"],
+        "needs validation and test",
+    ),
+    "ngram order zero": ("ngram.py", [*HELDOUT, "order=0"], "order=0"),
+    "report of no runs": ("report.py", ["{folder}"], "no runs below"),
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """The inputs the cases name: corpora good and bad, a trained checkpoint (2 epochs) and spoilt ones."""
+    tmp = tmp_path_factory.mktemp("inputs")
+    corpus = tmp / "tiny.txt"
+    corpus.write_text(LYRICS, encoding="utf-8")
+    (folder := tmp / "folder").mkdir()
+    (empty := tmp / "empty.txt").write_text("")
+    (gbk := tmp / "gbk.txt").write_bytes(LYRICS.encode("gbk"))
+    with zipfile.ZipFile(gbk_zip := tmp / "gbk.zip", "w") as archive:
+        archive.writestr("lyrics.txt", LYRICS.encode("gbk"))
+    with zipfile.ZipFile(good_zip := tmp / "good.zip", "w") as archive:
+        archive.writestr("lyrics.txt", LYRICS)
+    (bad_zip := tmp / "bad.zip").write_bytes(b"PK not really")
+    # The same number of distinct characters, other ones: ids would silently mean other characters.
+    shifted = tmp / "shifted.txt"
+    shifted.write_text("".join(c if c.isspace() else chr(ord(c) + 1) for c in LYRICS), encoding="utf-8")
+    (evil := tmp / "evil.ckpt").write_bytes(pickle.dumps(Evil()))
+    train(compose_config("train", *tiny_overrides(corpus, tmp / "run")))
+    ckpt = tmp / "run" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(ckpt, weights_only=True)
+    next(iter(checkpoint["state_dict"].values())).fill_(float("nan"))
+    torch.save(checkpoint, nan_ckpt := tmp / "nan.ckpt")
+    return dict(
+        corpus=corpus, folder=folder, empty=empty, gbk=gbk, gbk_zip=gbk_zip, zip=good_zip, bad_zip=bad_zip,
+        shifted=shifted, evil=evil, ckpt=ckpt, nan_ckpt=nan_ckpt,
+    )  # fmt: skip
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("this code ran",))
+
+
+@pytest.fixture(scope="module")
+def results(files, tmp_path_factory):
+    """Every case run once, three at a time: {id: (completed process, its output folder)}."""
+
+    def run(case: str):
+        script, extra, _ = CASES[case]
+        out = tmp_path_factory.mktemp("out")
+        base = {"train.py": TRAIN, "ngram.py": (), "report.py": ()}.get(script, ())
+        args = [a.format(**files, out=out) for a in (*base, *extra)]
+        return run_script(script, *args, cwd=out, timeout=120), out
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(CASES, pool.map(run, CASES), strict=True))
+
+
+def test_there_are_at_least_forty_cases():
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_clear_line(case, results):
+    result, out = results[case]
+    fragment = CASES[case][2]
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "weights_only" not in result.stderr
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]], result.stderr
+    assert fragment in lines[-1]
+    assert "this code ran" not in result.stdout
+    assert not list(out.rglob("*.ckpt"))
