@@ -5,14 +5,20 @@ subprocesses, a few at a time, all at once for the module."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+import tracemalloc
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import LYRICS, compose_config, run_script, tiny_overrides
+from helpers import LYRICS, ROOT, cli_overrides, compose_config, run_script, tiny_overrides
 
+from lyrics_rnn.corpus import CorpusError, read_corpus
+from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.module import CharLM
 from lyrics_rnn.train import train
 
 TRAIN = (
@@ -193,3 +199,45 @@ def test_bad_input_is_one_clear_line(case, results):
     assert fragment in lines[-1]
     assert "this code ran" not in result.stdout
     assert not list(out.rglob("*.ckpt"))
+
+
+def test_divergence_with_a_finite_loss_stops_before_any_checkpoint(compose_train, tmp_path):
+    """lr=30 without clipping: the loss explodes (to about 43, finite) in the first epoch."""
+    cfg = compose_train("model.optimizer.lr=30", "trainer.gradient_clip_val=null")
+    with pytest.raises(LyricsError, match="training diverged: loss above"):
+        train(cfg)
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_an_exploded_finite_loss_marks_its_step():
+    model = CharLM(vocab=list("abcdefghij"), cell="rnn", num_hiddens=4)
+    model._note_if_bad(torch.tensor(model.max_loss - 1), model.max_loss)
+    assert int(model.first_bad_step) == -1
+    model._note_if_bad(torch.tensor(model.max_loss + 1), model.max_loss)
+    assert int(model.first_bad_step) == 0
+
+
+def test_runs_started_together_keep_their_own_folders(tiny_corpus, tmp_path):
+    args = [sys.executable, str(ROOT / "scripts" / "train.py"), *cli_overrides(tiny_corpus, tmp_path)]
+    runs = [subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read()
+    folders = list(tmp_path.glob("*_scratch_random"))
+    assert len(folders) == 2
+    assert all((folder / "checkpoints" / "last.ckpt").is_file() for folder in folders)
+
+
+def test_a_zip_bomb_is_streamed_or_refused(tmp_path):
+    """315 MB of text in a 460 KB zip: 2000 characters are read without inflating the rest (Python's
+    allocations peak under 10 MB), and reading it whole is refused above data.max_bytes."""
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("a.txt", "w") as member:
+        for _ in range(300):
+            member.write(("分开 " * 150_000).encode())
+    tracemalloc.start()
+    text = read_corpus(bomb, num_sample=2000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(text) == 2000 and peak < 10_000_000
+    with pytest.raises(CorpusError, match="data.max_bytes=100000000"):
+        read_corpus(bomb, max_bytes=100_000_000)

@@ -8,6 +8,7 @@ import pytest
 from helpers import CONF_DIR, cli_overrides, compose_config, run_script
 from hydra import compose, initialize_config_dir
 
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.report import write_report
 
 # REFERENCE.md: model, optimizer, lr, epochs, sampler, training perplexity.
@@ -78,7 +79,7 @@ def test_report_tables_plots_and_compares_with_the_book(book_sweep):
 
 
 def test_report_on_a_folder_without_runs_says_what_it_expects(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no runs below"):
+    with pytest.raises(LyricsError, match="no runs below"):
         write_report(tmp_path)
 
 

@@ -5,6 +5,7 @@ import torch
 from helpers import compose_config, events
 from hydra.errors import ConfigCompositionException
 
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.module import CharLM
 from lyrics_rnn.train import train
 
@@ -58,7 +59,9 @@ def test_checkpoint_holds_vocabulary_and_rebuilds_the_model(compose_train, tmp_p
 
 
 def test_without_validation_train_ppl_is_the_metric(compose_train):
-    with pytest.raises(ValueError, match="set optimized_metric=train/ppl"):
+    with pytest.raises(
+        LyricsError, match=r"optimized_metric=val/ppl is never logged.*\['train/loss', 'train/ppl'\]"
+    ):
         train(compose_train("data.split=[1,0,0]"))
     metrics = train(compose_train("data.split=[1,0,0]", "optimized_metric=train/ppl"))
     assert "val/ppl" not in metrics and metrics["train/ppl"] > 1
