@@ -18,8 +18,8 @@ train: install
 	$(PY) scripts/train.py $(ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check src tests scripts
-	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/ruff check src tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src tests scripts benchmarks
 
 test: lint
 	$(PY) -m pytest

@@ -2,12 +2,14 @@
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
-from lyrics_rnn.benchmark import machine, ratios, run_all, table, write_report
-from lyrics_rnn.models import CELLS
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the package, not inside it
+
+from benchmarks.speed import machine, ratios, run_all, table, write_report  # noqa: E402
+from lyrics_rnn.models import CELLS  # noqa: E402
 
 
 def main() -> None:

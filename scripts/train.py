@@ -3,12 +3,12 @@
 from omegaconf import DictConfig
 
 from lyrics_rnn.cli import hydra_entry
+from lyrics_rnn.train import train
 
 
 @hydra_entry("train")
 def main(cfg: DictConfig) -> float:
     """Returns the optimized metric, so Hydra sweepers can minimise it."""
-    from lyrics_rnn.train import train  # Lightning loads in seconds: not before the config is checked
 
     return train(cfg)[cfg.optimized_metric]
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from helpers import ROOT
 
-from lyrics_rnn import notebook
+from benchmarks import notebook
 
 
 @pytest.mark.slow

@@ -96,8 +96,9 @@ def test_unknown_model_lists_the_choices(tmp_path):
     assert all(name in result.stderr for name in ("scratch", "rnn", "gru", "lstm"))
 
 
-def test_bidirectional_is_refused_before_training(tiny_corpus, tmp_path):
+def test_bidirectional_is_refused_at_composition(tiny_corpus, tmp_path):
+    """A bidirectional RNN would see the next character: the model's schema has no such key."""
     result = run(
         *cli_overrides(tiny_corpus, tmp_path), "model=lstm", "model.bidirectional=true", cwd=tmp_path
     )
-    assert result.returncode != 0 and "sees the next character" in result.stderr
+    assert result.returncode == 2 and "Key 'bidirectional' not in 'CharLMSchema'" in result.stderr

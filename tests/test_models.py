@@ -62,11 +62,6 @@ def test_library_layer_sees_a_one_hot_input():
     torch.testing.assert_close(state[0, 0], expected)
 
 
-def test_bidirectional_is_refused_with_the_reason():
-    with pytest.raises(ValueError, match="bidirectional.*sees the next character"):
-        build_network("lstm", 10, 8, bidirectional=True)
-
-
 def test_unknown_cell_and_scratch_options_are_refused():
     with pytest.raises(ValueError, match="unknown model.cell='transformer'"):
         build_network("transformer", 10, 8)

@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader
 
 from lyrics_rnn.datamodule import WindowDataset
 from lyrics_rnn.module import CharLM
-from lyrics_rnn.samplers import ConsecutivePartition, RandomPartition, windows
+from lyrics_rnn.samplers import ConsecutiveSampler, RandomSampler, windows
 
 VOCAB = list("abcdefghij")
 
@@ -28,7 +28,7 @@ def test_consecutive_state_is_carried_and_detached(cell):
     with torch.no_grad():  # unit-scale weights, so that the carried state visibly changes the loss
         for parameter in module.parameters():
             parameter.normal_()
-    first, second = batches(ConsecutivePartition(200, 4, 5), ids)[:2]
+    first, second = batches(ConsecutiveSampler(200, 4, 5), ids)[:2]
     module.training_step(first, 0).backward()
     carried = module.states["train"]
     # Without the detach, this backward would run into the freed graph of the first batch.
@@ -52,7 +52,7 @@ def test_consecutive_state_is_carried_and_detached(cell):
 def test_random_sampler_starts_every_batch_from_zero():
     ids = torch.randint(0, 10, (200,))
     module = model()
-    first, second = batches(RandomPartition(200, 4, 5), ids)[:2]
+    first, second = batches(RandomSampler(200, 4, 5), ids)[:2]
     module.training_step(first, 0)
     loss = module.training_step(second, 1)
     logits, _ = module.net(second[0], None)
@@ -86,7 +86,7 @@ def test_gradient_clipping_bounds_the_gradients(tmp_path, algorithm):
         enable_progress_bar=False,
         default_root_dir=tmp_path,
     )
-    partition = RandomPartition(400, 4, 5)
+    partition = RandomSampler(400, 4, 5)
     trainer.fit(module, DataLoader(WindowDataset(ids, 5), sampler=partition, batch_size=None))
     assert len(seen_by_optimizer) == 19
     assert max(seen_by_optimizer) <= 0.01 * (1 + 1e-4)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from lyrics_rnn.samplers import (
-    ConsecutivePartition,
-    RandomPartition,
+    ConsecutiveSampler,
+    RandomSampler,
     consecutive_starts,
     random_starts,
     windows,
@@ -45,9 +45,9 @@ def test_random_uses_every_window_over_seeds():
 
 def test_random_order_is_a_pure_function_of_seed_and_epoch():
     def order(seed, epoch):
-        partition = RandomPartition(1000, batch_size=4, num_steps=5, seed=seed)
-        partition.set_epoch(epoch)
-        return torch.stack([starts for starts, _ in partition])
+        sampler = RandomSampler(1000, batch_size=4, num_steps=5, seed=seed)
+        sampler.set_epoch(epoch)
+        return torch.stack([starts for starts, _ in sampler])
 
     assert torch.equal(order(0, 3), order(0, 3))
     assert not torch.equal(order(0, 3), order(0, 4))
@@ -58,35 +58,35 @@ def test_random_order_is_a_pure_function_of_seed_and_epoch():
 
 
 def test_reset_flags_follow_the_state_policy():
-    assert [reset for _, reset in RandomPartition(200, 2, 5)] == [True] * 19
-    assert [reset for _, reset in ConsecutivePartition(200, 2, 5)] == [True] + [False] * 18
+    assert [reset for _, reset in RandomSampler(200, 2, 5)] == [True] * 19
+    assert [reset for _, reset in ConsecutiveSampler(200, 2, 5)] == [True] + [False] * 18
 
 
 def test_consecutive_rows_continue_across_batches():
     ids = torch.arange(200)
-    xs = [windows(ids, starts, 5)[0] for starts, _ in ConsecutivePartition(200, 4, 5)]
+    xs = [windows(ids, starts, 5)[0] for starts, _ in ConsecutiveSampler(200, 4, 5)]
     for before, after in itertools.pairwise(xs):
         assert torch.equal(after[:, 0], before[:, -1] + 1)
 
 
-@pytest.mark.parametrize("partition", [RandomPartition, ConsecutivePartition])
-def test_too_short_corpus_names_the_sizes(partition):
+@pytest.mark.parametrize("sampler", [RandomSampler, ConsecutiveSampler])
+def test_too_short_corpus_names_the_sizes(sampler):
     with pytest.raises(ValueError, match=r"corpus of 20 characters.*batch_size=4.*num_steps=6"):
-        partition(20, batch_size=4, num_steps=6)
+        sampler(20, batch_size=4, num_steps=6)
 
 
 @pytest.mark.parametrize("sizes", [(0, 5), (2, 0)])
 def test_sizes_below_one_are_refused(sizes):
     with pytest.raises(ValueError, match="must both be at least 1"):
-        ConsecutivePartition(100, *sizes)
+        ConsecutiveSampler(100, *sizes)
 
 
-@pytest.mark.parametrize("partition", [RandomPartition, ConsecutivePartition])
-def test_shards_split_every_batch_by_rows(partition):
-    whole = [starts for starts, _ in partition(400, 4, 5)]
+@pytest.mark.parametrize("sampler", [RandomSampler, ConsecutiveSampler])
+def test_shards_split_every_batch_by_rows(sampler):
+    whole = [starts for starts, _ in sampler(400, 4, 5)]
     shards = []
     for rank in (0, 1):
-        sharded = partition(400, 4, 5)
+        sharded = sampler(400, 4, 5)
         sharded.shard(rank, 2)
         shards.append([starts for starts, _ in sharded])
     for full, even, odd in zip(whole, *shards, strict=True):
@@ -95,4 +95,4 @@ def test_shards_split_every_batch_by_rows(partition):
 
 def test_uneven_shards_are_refused():
     with pytest.raises(ValueError, match="batch_size=3 cannot be split evenly over 2 devices"):
-        RandomPartition(400, 3, 5).shard(0, 2)
+        RandomSampler(400, 3, 5).shard(0, 2)

@@ -33,7 +33,7 @@ def test_book_experiment_configs_match_the_reference(experiment, tmp_path):
     model, optimizer, lr, epochs, sampler, ppl = BOOK[experiment]
     assert cfg.model.cell == model and cfg.model.optimizer._target_ == f"torch.optim.{optimizer}"
     assert cfg.model.optimizer.lr == lr and cfg.trainer.max_epochs == epochs
-    assert cfg.sampler._target_.endswith(f"{sampler.capitalize()}Partition")
+    assert cfg.sampler._target_.endswith(f"{sampler.capitalize()}Sampler")
     assert list(cfg.data.split) == [1, 0, 0] and cfg.optimized_metric == "train/ppl" and cfg.book_ppl == ppl
     assert cfg.model.num_hiddens == 256 and cfg.sampler.batch_size == 32 and cfg.sampler.num_steps == 35
     assert cfg.trainer.gradient_clip_val == 0.01 and cfg.data.num_sample == 10000

@@ -63,11 +63,19 @@ class LyricsSamples(L.Callback):
                 logger.experiment.add_text("samples", text, global_step=max(trainer.global_step - 1, 0))
 
 
+def now(device: torch.device) -> float:
+    """perf_counter once the device has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
 class EpochSpeed(L.Callback):
-    """Logs `time/epoch_s` and `time/chars_per_s` of each epoch's training, up to its validation pass."""
+    """Logs `time/epoch_s` and `time/chars_per_s` of each epoch's training, up to its validation pass
+    (also the benchmark's clock)."""
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.start, self.stop, self.chars = time.perf_counter(), None, 0
+        self.start, self.stop, self.chars = now(pl_module.device), None, 0
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
@@ -77,10 +85,10 @@ class EpochSpeed(L.Callback):
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning validates inside the training epoch, before on_train_epoch_end: stop the clock here.
         if not trainer.sanity_checking:
-            self.stop = time.perf_counter()
+            self.stop = now(pl_module.device)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        seconds = (self.stop or time.perf_counter()) - self.start
+        seconds = (self.stop or now(pl_module.device)) - self.start
         # Across devices, reduced here on every device (a sync_dist log would be reduced later by
         # whichever code reads it first, e.g. a progress bar on one device only: a hang): the slowest
         # device sets the epoch time, and the characters add up.

@@ -23,7 +23,15 @@ from lyrics_rnn.config import register_configs
 from lyrics_rnn.errors import LyricsError
 
 # File-system failures that a user fixes (a path, a permission, space), not the code.
-USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG, errno.ENOTDIR}
+USER_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOSPC,
+    errno.EROFS,
+    errno.EDQUOT,
+    errno.ENAMETOOLONG,
+    errno.ENOTDIR,
+}
 
 
 def one_line(text: object) -> str:

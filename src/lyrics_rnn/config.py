@@ -1,65 +1,29 @@
-"""Typed schemas for the Hydra configs, so a wrong type fails at composition, before any training.
+"""Typed schemas for the Hydra configs, so a wrong key or type fails at composition, before any training.
 
-They hold types only; the values live in the YAML files of conf/, each of which names its schema first
-in its defaults list (e.g. `- /schema/sampler/random@_here_`). Defaults here are only for keys a YAML
-file may leave out.
+The schemas of instantiated objects (data, sampler, model) are derived from their constructors'
+signatures: a hyperparameter is written once in code (name, type, default) and once in the YAML of
+conf/ (its value), whose defaults list names the schema first (e.g. `- /schema/sampler/random@_here_`).
+The entry configs (train, generate, evaluate, ngram) are typed at their root by the dataclasses below.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
+import functools
+import inspect
 import os
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from lyrics_rnn.corpus import MAX_BYTES
-
-
-@dataclass
-class DataSchema:
-    _target_: str = MISSING
-    path: str = MISSING
-    member: str | None = None
-    url: str | None = None
-    sha256: str | None = None
-    num_sample: int | None = MISSING
-    split: list[float] = MISSING
-    min_freq: int = 1
-    val_batch_size: int = MISSING
-    max_bytes: int = MAX_BYTES
-    sampler: Any = MISSING
-
-
-@dataclass
-class ConsecutiveSamplerSchema:
-    _target_: str = MISSING
-    _partial_: bool = True
-    batch_size: int = MISSING
-    num_steps: int = MISSING
-
-
-@dataclass
-class RandomSamplerSchema(ConsecutiveSamplerSchema):
-    seed: int = MISSING
-
-
-@dataclass
-class ModelSchema:
-    _target_: str = MISSING
-    cell: str = MISSING
-    num_hiddens: int = MISSING
-    num_layers: int = 1
-    dropout: float = 0.0
-    bidirectional: bool = False
-    embedding_dim: int | None = None
-    tie_weights: bool = False
-    embedding_dropout: float = 0.0
-    output_dropout: float = 0.0
-    weight_dropout: float = 0.0
-    optimizer: Any = MISSING
-    scheduler: Any = None
+from lyrics_rnn.datamodule import LyricsDataModule
+from lyrics_rnn.module import CharLM
+from lyrics_rnn.samplers import ConsecutiveSampler, RandomSampler
 
 
 @dataclass
@@ -121,6 +85,39 @@ class NgramSchema:
     cache_order: int = MISSING
 
 
+CHECKABLE = (int, float, bool, str)  # the types OmegaConf checks; anything else is typed Any
+
+
+def _checkable(hint: Any) -> Any:
+    """`hint` if OmegaConf can check it (a scalar, an optional one, a list of them), else Any."""
+    if hint in CHECKABLE:
+        return hint
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
+        inner = _checkable(next(a for a in args if a is not type(None)))
+        return Any if inner is Any else inner | None
+    if origin in (list, tuple, collections.abc.Sequence) and args and args[0] in CHECKABLE:
+        return list[args[0]]
+    return Any
+
+
+def schema_of(target: type, skip: tuple[str, ...] = (), partial: bool = False) -> type:
+    """A dataclass of `target`'s constructor parameters (less `skip`) with their types and defaults,
+    plus `_target_` (and `_partial_`), so that the config of `target` accepts nothing else."""
+    hints = typing.get_type_hints(target.__init__)
+    fields: list[tuple[str, Any, Any]] = [("_target_", str, MISSING)]
+    if partial:
+        fields.append(("_partial_", bool, True))
+    for name, parameter in inspect.signature(target).parameters.items():
+        if name in skip:
+            continue
+        default = MISSING if parameter.default is inspect.Parameter.empty else parameter.default
+        if isinstance(default, tuple | list):  # a list default must be built afresh for each config
+            default = dataclasses.field(default_factory=functools.partial(list, default))
+        fields.append((name, _checkable(hints.get(name, Any)), default))
+    return dataclasses.make_dataclass(f"{target.__name__}Schema", fields)
+
+
 def cpu_share(n_jobs: int) -> int:
     """Torch threads for one of `n_jobs` jobs sharing this machine's cores."""
     return max(1, (os.cpu_count() or 1) // max(1, n_jobs))
@@ -133,10 +130,10 @@ def register_configs() -> None:
     for name in ("train", "generate", "evaluate", "ngram"):  # whole entry configs: typed at their root
         store.store(group="schema", name=name, node=globals()[f"{name.title()}Schema"], package="_global_")
     for name, node in {
-        "data": DataSchema,
-        "sampler/random": RandomSamplerSchema,
-        "sampler/consecutive": ConsecutiveSamplerSchema,
-        "model": ModelSchema,
+        "data": schema_of(LyricsDataModule),
+        "sampler/random": schema_of(RandomSampler, skip=("num_tokens",), partial=True),
+        "sampler/consecutive": schema_of(ConsecutiveSampler, skip=("num_tokens",), partial=True),
+        "model": schema_of(CharLM, skip=("vocab",)),
     }.items():
         group, _, leaf = f"schema/{name}".rpartition("/")
         store.store(group=group, name=leaf, node=node)

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lyrics_rnn.corpus import MAX_BYTES, Vocab, ensure_corpus, read_corpus
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.samplers import Partition, stream_batches, windows
+from lyrics_rnn.samplers import WindowSampler, stream_batches, windows
 
 log = logging.getLogger(__name__)
 PARTS = ("train", "val", "test")
@@ -75,7 +75,7 @@ class LyricsDataModule(L.LightningDataModule):
     def __init__(
         self,
         path: str | Path,
-        sampler: Callable[..., Partition],
+        sampler: Callable[..., WindowSampler],
         url: str | None = None,
         sha256: str | None = None,
         member: str | None = None,
@@ -93,7 +93,7 @@ class LyricsDataModule(L.LightningDataModule):
         self.path, self.url, self.sha256, self.member = Path(path), url, sha256, member
         self.num_sample, self.split, self.min_freq = num_sample, [float(s) for s in split], min_freq
         self.val_batch_size, self.max_bytes = val_batch_size, max_bytes
-        self.make_partition = sampler
+        self.make_sampler = sampler
         self.vocab: Vocab | None = None
         self.ids: dict[str, Tensor] = {}
 
@@ -105,7 +105,7 @@ class LyricsDataModule(L.LightningDataModule):
             return
         parts = read_parts(self.path, self.member, self.num_sample, self.split, self.max_bytes)
         self.vocab, self.ids = encode_parts(parts, self.min_freq)
-        self.train_partition = self.make_partition(num_tokens=len(self.ids["train"]))
+        self.train_sampler = self.make_sampler(num_tokens=len(self.ids["train"]))
         for name in ("val", "test"):
             if self.has(name):  # checked now, not after an epoch of training
                 self._streams(name, 0, 1)
@@ -133,9 +133,7 @@ class LyricsDataModule(L.LightningDataModule):
                     part, num_streams, self.val_batch_size, world_size,
                 )  # fmt: skip
         try:
-            return stream_batches(
-                self.ids[part], num_streams, self.train_partition.num_steps, rank, world_size
-            )
+            return stream_batches(self.ids[part], num_streams, self.train_sampler.num_steps, rank, world_size)
         except ValueError as error:
             raise LyricsError(f"{part} part (data.split={self.split}): {error}") from error
 
@@ -147,10 +145,10 @@ class LyricsDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self.trainer is not None:
-            self.train_partition.shard(self.trainer.global_rank, self.trainer.world_size)
-        partition = self.train_partition
+            self.train_sampler.shard(self.trainer.global_rank, self.trainer.world_size)
+        sampler = self.train_sampler
         return DataLoader(
-            WindowDataset(self.ids["train"], partition.num_steps), sampler=partition, batch_size=None
+            WindowDataset(self.ids["train"], sampler.num_steps), sampler=sampler, batch_size=None
         )
 
     def val_dataloader(self) -> DataLoader | list:

@@ -59,7 +59,6 @@ class CharLM(L.LightningModule):
         num_hiddens: int = 256,
         num_layers: int = 1,
         dropout: float = 0.0,
-        bidirectional: bool = False,
         embedding_dim: int | None = None,
         tie_weights: bool = False,
         embedding_dropout: float = 0.0,
@@ -72,7 +71,7 @@ class CharLM(L.LightningModule):
         # Plain values only (Hydra hands over a ListConfig): the checkpoint alone rebuilds the network and
         # its vocabulary, and loads with weights_only=True. save_hyperparameters reads these locals.
         vocab = list(vocab)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler", "bidirectional"], logger=False)
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
         self.vocab = Vocab(vocab)
         self.net = build_network(
             cell,
@@ -80,7 +79,6 @@ class CharLM(L.LightningModule):
             num_hiddens,
             num_layers,
             dropout,
-            bidirectional,
             embedding_dim=embedding_dim,
             tie_weights=tie_weights,
             embedding_dropout=embedding_dropout,

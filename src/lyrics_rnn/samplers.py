@@ -63,7 +63,7 @@ def windows(ids: Tensor, starts: Tensor, num_steps: int) -> tuple[Tensor, Tensor
     return ids[positions], ids[positions + 1]
 
 
-class Partition(Sampler[tuple[Tensor, bool]]):
+class WindowSampler(Sampler[tuple[Tensor, bool]]):
     """Yields, per batch, its window starts and whether the hidden state must restart before it.
 
     Lightning calls `set_epoch` before every epoch, so the order is a pure function of (seed, epoch).
@@ -103,7 +103,7 @@ class Partition(Sampler[tuple[Tensor, bool]]):
             yield row[self.rank :: self.world_size], index == 0 or not self.carries_state
 
 
-class RandomPartition(Partition):
+class RandomSampler(WindowSampler):
     """Random sampling: batches are unrelated, so every batch starts from a zero state."""
 
     def __init__(self, num_tokens: int, batch_size: int, num_steps: int, seed: int = 0) -> None:
@@ -115,7 +115,7 @@ class RandomPartition(Partition):
         return random_starts(self.num_tokens, self.batch_size, self.num_steps, generator)
 
 
-class ConsecutivePartition(Partition):
+class ConsecutiveSampler(WindowSampler):
     """Consecutive sampling: the state is reset at the start of an epoch and carried across batches."""
 
     carries_state = True

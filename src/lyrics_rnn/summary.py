@@ -15,7 +15,7 @@ def run_params(cfg: DictConfig) -> dict[str, Any]:
     model, optimizer = cfg.model, cfg.model.optimizer
     params = {
         "model": model.cell,
-        "sampler": cfg.sampler._target_.rsplit(".", 1)[-1].removesuffix("Partition").lower(),
+        "sampler": cfg.sampler._target_.rsplit(".", 1)[-1].removesuffix("Sampler").lower(),
         "num_hiddens": model.num_hiddens,
         "num_layers": model.get("num_layers", 1),
         "dropout": model.get("dropout", 0.0),

@@ -25,15 +25,9 @@ def build_network(
     num_hiddens: int,
     num_layers: int = 1,
     dropout: float = 0.0,
-    bidirectional: bool = False,
     **inputs_and_outputs: Any,
 ) -> nn.Module:
     """Build the network named by `cell` from plain hyperparameters (so a checkpoint can rebuild it)."""
-    if bidirectional:
-        raise LyricsError(
-            "model.bidirectional=true is refused: a bidirectional RNN sees the next character, so it is no "
-            "language model. Use model.bidirectional=false (more capacity: model.num_layers)."
-        )
     if num_hiddens < 1 or num_layers < 1:
         raise LyricsError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
     if cell in SCRATCH:

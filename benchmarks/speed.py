@@ -2,11 +2,13 @@
 
 Each (model, sampler, arm) runs in a fresh process, so that its peak resident memory is its own. Every
 arm takes the same optimizer steps on the same data (the default 10,000 characters, batch 32, 35 steps,
-256 hidden units); an epoch's time is the wall time from its start to the next epoch's start.
+256 hidden units); an epoch's time is its training loop's wall time (in the Lightning arm, as the
+project's EpochSpeed callback logs it).
 """
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import os
@@ -28,7 +30,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from lyrics_rnn import notebook
+from benchmarks import notebook
+from lyrics_rnn.callbacks import now
 from lyrics_rnn.config import register_configs
 from lyrics_rnn.datamodule import LyricsDataModule
 from lyrics_rnn.files import write_atomically
@@ -36,7 +39,7 @@ from lyrics_rnn.models import detach_state
 from lyrics_rnn.samplers import windows
 from lyrics_rnn.train import train
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -49,27 +52,6 @@ class Result:
     peak_rss_mb: float
     epochs_timed: int
     chars_per_epoch: int
-
-
-class EpochClock(L.Callback):
-    """Writes the start time of every epoch, and the end of training, to `path` as JSON."""
-
-    def __init__(self, path: str) -> None:
-        self.path, self.times = path, []
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.times.append(now(pl_module.device))
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.times.append(now(pl_module.device))
-        Path(self.path).write_text(json.dumps({"times": self.times, "steps": trainer.global_step}))
-
-
-def now(device: torch.device) -> float:
-    """perf_counter after the device has finished its queued work."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
 
 
 def train_config(
@@ -90,19 +72,15 @@ def train_config(
 
 
 def lightning_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
-    """`train(cfg)` exactly as scripts/train.py runs it, logging and callbacks included."""
+    """`train(cfg)` exactly as scripts/train.py runs it, logging and callbacks included; the epoch
+    times are the project's own (`time/epoch_s` of the EpochSpeed callback, read back from the CSV log)."""
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
     with tempfile.TemporaryDirectory() as out:
-        clock_path = Path(out) / "clock.json"
-        clock = [
-            f"+callbacks.clock._target_={EpochClock.__module__}.EpochClock",
-            f"+callbacks.clock.path={clock_path}",
-        ]
-        cfg = train_config(model, sampler, epochs, accelerator, Path(out), *clock)
+        cfg = train_config(model, sampler, epochs, accelerator, Path(out), "logger=csv")
         train(cfg)
-        record = json.loads(clock_path.read_text())
-    chars_per_step = cfg.sampler.batch_size * cfg.sampler.num_steps
-    return durations(record["times"]), record["steps"] // epochs * chars_per_step
+        rows = csv.DictReader((Path(out) / "csv" / "metrics.csv").read_text().splitlines())
+        epochs = [(float(r["time/epoch_s"]), float(r["time/chars_per_s"])) for r in rows if r["time/epoch_s"]]
+    return [seconds for seconds, _ in epochs], round(epochs[0][0] * epochs[0][1])
 
 
 def default_data(model: str, sampler: str, epochs: int) -> tuple[DictConfig, LyricsDataModule]:
@@ -122,14 +100,14 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
     device = torch.device(device)
     lm = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
     net, optimizer = lm.net.to(device), lm.configure_optimizers()
-    ids, partition = datamodule.ids["train"].to(device), datamodule.train_partition
+    ids, sampler = datamodule.ids["train"].to(device), datamodule.train_sampler
     times, chars, state = [], 0, None
     for epoch in range(epochs):
         times.append(now(device))
-        partition.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         total = torch.zeros((), device=device)
-        for starts, reset in partition:
-            inputs, targets = windows(ids, starts.to(device), partition.num_steps)
+        for starts, reset in sampler:
+            inputs, targets = windows(ids, starts.to(device), sampler.num_steps)
             state = None if reset or state is None else detach_state(state)
             logits, state = net(inputs, state)
             loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
@@ -156,7 +134,7 @@ def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[li
         notebook.train_epoch(params, corpus_indices, vocab_size, sampler == "random", cfg.model.num_hiddens,
                              num_steps, 0.5, cfg.trainer.gradient_clip_val, batch_size)  # fmt: skip
     times.append(time.perf_counter())
-    return durations(times), len(datamodule.train_partition) * batch_size * num_steps
+    return durations(times), len(datamodule.train_sampler) * batch_size * num_steps
 
 
 ARMS: dict[str, Callable[[str, str, int, str], tuple[list[float], int]]] = {
