@@ -31,10 +31,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from benchmarks import notebook
+from lyrics_rnn.allocator import use_allocator
 from lyrics_rnn.callbacks import now
 from lyrics_rnn.config import register_configs
 from lyrics_rnn.datamodule import LyricsDataModule
 from lyrics_rnn.files import write_atomically
+from lyrics_rnn.hardware import BF16_CPU_FLAGS, cpu_flags
 from lyrics_rnn.models import detach_state
 from lyrics_rnn.samplers import windows
 from lyrics_rnn.train import train
@@ -47,11 +49,31 @@ class Result:
     model: str
     sampler: str
     arm: str
+    allocator: str
     chars_per_s: float
     s_per_epoch: float
     peak_rss_mb: float
     epochs_timed: int
     chars_per_epoch: int
+    minor_faults_per_epoch: float
+
+
+def minor_faults() -> int:
+    """Page faults served without I/O so far: each one is a page the allocator gave back and took again."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+FAULTS_AT_EPOCH_EDGES: list[int] = []  # filled by EpochFaults in this (per-job) process
+
+
+class EpochFaults(L.Callback):
+    """Notes the minor page faults at the start and end of every training epoch."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        FAULTS_AT_EPOCH_EDGES.append(minor_faults())
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        FAULTS_AT_EPOCH_EDGES.append(minor_faults())
 
 
 def train_config(
@@ -71,16 +93,18 @@ def train_config(
         return compose(config_name="train", overrides=overrides)
 
 
-def lightning_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
+def lightning_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int, list[int]]:
     """`train(cfg)` exactly as scripts/train.py runs it, logging and callbacks included; the epoch
     times are the project's own (`time/epoch_s` of the EpochSpeed callback, read back from the CSV log)."""
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
+    faults = [f"+callbacks.faults._target_={EpochFaults.__module__}.EpochFaults"]
     with tempfile.TemporaryDirectory() as out:
-        cfg = train_config(model, sampler, epochs, accelerator, Path(out), "logger=csv")
+        cfg = train_config(model, sampler, epochs, accelerator, Path(out), "logger=csv", *faults)
         train(cfg)
         rows = csv.DictReader((Path(out) / "csv" / "metrics.csv").read_text().splitlines())
         epochs = [(float(r["time/epoch_s"]), float(r["time/chars_per_s"])) for r in rows if r["time/epoch_s"]]
-    return [seconds for seconds, _ in epochs], round(epochs[0][0] * epochs[0][1])
+    edges = FAULTS_AT_EPOCH_EDGES
+    return [seconds for seconds, _ in epochs], round(epochs[0][0] * epochs[0][1]), differences(edges)[::2]
 
 
 def default_data(model: str, sampler: str, epochs: int) -> tuple[DictConfig, LyricsDataModule]:
@@ -93,7 +117,7 @@ def default_data(model: str, sampler: str, epochs: int) -> tuple[DictConfig, Lyr
     return cfg, datamodule
 
 
-def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
+def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int, list[int]]:
     """The same maths as a hand-written PyTorch loop: same network, batches, optimizer, clipping."""
     cfg, datamodule = default_data(model, sampler, epochs)
     L.seed_everything(cfg.seed, workers=True)
@@ -101,9 +125,10 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
     lm = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
     net, optimizer = lm.net.to(device), lm.configure_optimizers()
     ids, sampler = datamodule.ids["train"].to(device), datamodule.train_sampler
-    times, chars, state = [], 0, None
+    times, faults, chars, state = [], [], 0, None
     for epoch in range(epochs):
         times.append(now(device))
+        faults.append(minor_faults())
         sampler.set_epoch(epoch)
         total = torch.zeros((), device=device)
         for starts, reset in sampler:
@@ -119,43 +144,49 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
             chars += targets.numel()
         total.item()  # the loop reads its loss once per epoch, like the Lightning module
     times.append(now(device))
-    return durations(times), chars // epochs
+    faults.append(minor_faults())
+    return differences(times), chars // epochs, differences(faults)
 
 
-def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int]:
+def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int, list[int]]:
     """The notebook's own scratch-RNN loop (CPU only, as written), on the same characters."""
     cfg, datamodule = default_data(model, sampler, epochs)
     corpus_indices, vocab_size = datamodule.ids["train"].tolist(), len(datamodule.vocab)
     batch_size, num_steps = cfg.sampler.batch_size, cfg.sampler.num_steps
     params = notebook.get_params(vocab_size, cfg.model.num_hiddens, vocab_size)
-    times = []
+    times, faults = [], []
     for _ in range(epochs):
         times.append(time.perf_counter())
+        faults.append(minor_faults())
         notebook.train_epoch(params, corpus_indices, vocab_size, sampler == "random", cfg.model.num_hiddens,
                              num_steps, 0.5, cfg.trainer.gradient_clip_val, batch_size)  # fmt: skip
     times.append(time.perf_counter())
-    return durations(times), len(datamodule.train_sampler) * batch_size * num_steps
+    faults.append(minor_faults())
+    return differences(times), len(datamodule.train_sampler) * batch_size * num_steps, differences(faults)
 
 
-ARMS: dict[str, Callable[[str, str, int, str], tuple[list[float], int]]] = {
+ARMS: dict[str, Callable[[str, str, int, str], tuple[list[float], int, list[int]]]] = {
     "lightning": lightning_arm,
     "plain": plain_arm,
     "notebook": notebook_arm,
 }
 
 
-def durations(times: list[float]) -> list[float]:
-    return [end - start for start, end in itertools.pairwise(times)]
+def differences(marks: list) -> list:
+    return [end - start for start, end in itertools.pairwise(marks)]
 
 
 def measure(
-    model: str, sampler: str, arm: str, epochs: int, warmup: int, device: str
-) -> tuple[list[float], int, float]:
-    """Runs in a fresh process: one arm for `warmup + epochs` epochs. Returns the timed epochs' seconds,
-    the characters per epoch and the process's peak resident memory in MB."""
+    model: str, sampler: str, arm: str, allocator: str, epochs: int, warmup: int, device: str
+) -> tuple[list[float], int, float, float]:
+    """Runs in a fresh process: one arm for `warmup + epochs` epochs, with `allocator` applied as every
+    entry point applies it. Returns the timed epochs' seconds, the characters per epoch, the process's
+    peak resident memory in MB and the minor page faults per timed epoch."""
+    use_allocator(allocator)
     torch.manual_seed(0)
-    seconds, chars = ARMS[arm](model, sampler, warmup + epochs, device)
-    return seconds[warmup:], chars, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    seconds, chars, faults = ARMS[arm](model, sampler, warmup + epochs, device)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return seconds[warmup:], chars, peak_mb, statistics.mean(faults[warmup:])
 
 
 def machine(device: str) -> dict[str, object]:
@@ -168,8 +199,10 @@ def machine(device: str) -> dict[str, object]:
             if line.startswith("model name")
         ]
         cpu = names[0] if names else cpu
+    wanted = ("avx2", "avx512f", *BF16_CPU_FLAGS, "amx_tile")
     return {
         "cpu": cpu,
+        "flags": " ".join(flag for flag in wanted if flag in cpu_flags()),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -180,37 +213,47 @@ def machine(device: str) -> dict[str, object]:
 
 
 def run_all(
-    jobs: list[tuple[str, str, str]], epochs: int, warmup: int, device: str, rounds: int
+    jobs: list[tuple[str, str, str, str]], epochs: int, warmup: int, device: str, rounds: int
 ) -> list[Result]:
-    """Every job in its own spawned process, one at a time, all jobs once per round.
+    """Every job (model, sampler, arm, allocator) in its own spawned process, one at a time, all jobs
+    once per round.
 
     Rounds interleave the arms, so that a burst of load on a shared machine hits them alike; each
     result is the median over the timed epochs of all rounds.
     """
-    seconds: dict[tuple[str, str, str], list[float]] = {job: [] for job in jobs}
+    seconds: dict[tuple[str, ...], list[float]] = {job: [] for job in jobs}
+    faults: dict[tuple[str, ...], list[float]] = {job: [] for job in jobs}
     chars, peak = {}, dict.fromkeys(jobs, 0.0)
     for round_ in range(rounds):
         for job in jobs:
             with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-                timed, chars[job], peak_mb = pool.submit(measure, *job, epochs, warmup, device).result()
+                timed, chars[job], peak_mb, job_faults = pool.submit(
+                    measure, *job, epochs, warmup, device
+                ).result()
             seconds[job] += timed
+            faults[job].append(job_faults)
             peak[job] = max(peak[job], peak_mb)
             print(
-                f"round {round_ + 1}: {' '.join(job):30s} {statistics.median(timed):7.3f} s/epoch", flush=True
+                f"round {round_ + 1}: {' '.join(job):38s} {statistics.median(timed):7.3f} s/epoch "
+                f"{job_faults:9.0f} faults/epoch",
+                flush=True,
             )
     results = []
     for job in jobs:
         s_per_epoch = statistics.median(seconds[job])
         results.append(
-            Result(*job, chars[job] / s_per_epoch, s_per_epoch, peak[job], len(seconds[job]), chars[job])
-        )
+            Result(*job, chars[job] / s_per_epoch, s_per_epoch, peak[job], len(seconds[job]), chars[job],
+                   statistics.mean(faults[job]))
+        )  # fmt: skip
     return results
 
 
 def table(results: list[Result]) -> str:
-    lines = [f"{'model':8s} {'sampler':12s} {'arm':10s} {'s/epoch':>8s} {'chars/s':>9s} {'peak MB':>8s}"]
+    head = ["model", "sampler", "arm", "allocator", "s/epoch", "chars/s", "peak MB", "faults/epoch"]
+    lines = ["{:8s} {:12s} {:10s} {:9s} {:>8s} {:>9s} {:>8s} {:>12s}".format(*head)]
     lines += [
-        f"{r.model:8s} {r.sampler:12s} {r.arm:10s} {r.s_per_epoch:8.3f} {r.chars_per_s:9.0f} {r.peak_rss_mb:8.0f}"
+        f"{r.model:8s} {r.sampler:12s} {r.arm:10s} {r.allocator:9s} {r.s_per_epoch:8.3f} {r.chars_per_s:9.0f} "
+        f"{r.peak_rss_mb:8.0f} {r.minor_faults_per_epoch:12.0f}"
         for r in results
     ]
     return "\n".join(lines)
@@ -228,16 +271,24 @@ def write_report(results: list[Result], info: dict[str, object], folder: Path) -
 
 
 def ratios(results: list[Result]) -> list[str]:
-    """Lightning / plain and scratch-vs-notebook speed ratios, one line each."""
-    by_key = {(r.model, r.sampler, r.arm): r for r in results}
+    """Lightning / plain, Lightning / notebook and tuned / system allocator speed ratios, one line each."""
+    by_key = {(r.model, r.sampler, r.arm, r.allocator): r for r in results}
     lines = []
-    for (model, sampler, arm), result in by_key.items():
-        plain = by_key.get((model, sampler, "plain"))
+    for (model, sampler, arm, allocator), result in by_key.items():
+        speed = result.chars_per_s
+        plain = by_key.get((model, sampler, "plain", allocator))
         if arm == "lightning" and plain:
             lines.append(
-                f"{model} {sampler}: lightning / plain = {result.chars_per_s / plain.chars_per_s:.2f}x"
+                f"{model} {sampler} {allocator}: lightning / plain = {speed / plain.chars_per_s:.2f}x"
             )
-        if arm == "notebook" and (model, sampler, "lightning") in by_key:
-            ours = by_key[(model, sampler, "lightning")].chars_per_s
-            lines.append(f"{model} {sampler}: lightning / notebook = {ours / result.chars_per_s:.2f}x")
+        ours = by_key.get((model, sampler, "lightning", allocator))
+        if arm == "notebook" and ours:
+            lines.append(
+                f"{model} {sampler} {allocator}: lightning / notebook = {ours.chars_per_s / speed:.2f}x"
+            )
+        system = by_key.get((model, sampler, arm, "system"))
+        if allocator == "tuned" and system:
+            lines.append(
+                f"{model} {sampler} {arm}: tuned / system allocator = {speed / system.chars_per_s:.2f}x"
+            )
     return lines

@@ -21,6 +21,12 @@ def main() -> None:
         "--rounds", type=int, default=2, help="times each arm is run, interleaved (default 2)"
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the notebook arm runs on the CPU only)")
+    parser.add_argument(
+        "--allocator",
+        choices=["tuned", "system", "both"],
+        default="tuned",
+        help="glibc settings (default tuned)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmark")
     args = parser.parse_args()
     os.environ.setdefault("PROJECT_ROOT", str(ROOT))
@@ -28,8 +34,9 @@ def main() -> None:
     models = ["scratch", "lstm"] if args.quick else list(CELLS)
     samplers = ["random"] if args.quick else ["random", "consecutive"]
     epochs = args.epochs or (3 if args.quick else 5)
+    allocators = ["tuned", "system"] if args.allocator == "both" else [args.allocator]
     jobs = [
-        (model, sampler, arm)
+        (model, sampler, arm, allocator)
         for model in models
         for sampler in samplers
         for arm in (
@@ -37,6 +44,7 @@ def main() -> None:
             "plain",
             *(["notebook"] if model == "scratch" and args.device == "cpu" else []),
         )
+        for allocator in allocators
     ]
     info = machine(args.device)
     print(f"machine: {info}")

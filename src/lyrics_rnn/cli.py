@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from lyrics_rnn.allocator import use_allocator
 from lyrics_rnn.config import register_configs
 from lyrics_rnn.errors import LyricsError
 
@@ -78,6 +79,7 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
         @functools.wraps(task)
         def reported_task(cfg: DictConfig) -> Any:
             try:
+                use_allocator(cfg.allocator)
                 return task(cfg)
             except Exception as error:
                 # A single run ends here, before Hydra adds its "Error executing job" line; a sweep's job

@@ -42,6 +42,7 @@ class TrainSchema:
     ckpt_path: str | None = None
     threads: int | None = None
     book_ppl: float | None = None
+    allocator: str = "tuned"
 
 
 @dataclass
@@ -56,6 +57,7 @@ class GenerateSchema:
     device: str = MISSING
     format: str = MISSING
     copy_rate: bool = False
+    allocator: str = "tuned"
 
 
 @dataclass
@@ -75,6 +77,7 @@ class EvaluateSchema:
     num_steps: int = MISSING
     ngram_order: int = MISSING
     device: str = MISSING
+    allocator: str = "tuned"
 
 
 @dataclass
@@ -83,6 +86,7 @@ class NgramSchema:
     paths: Any = MISSING
     order: int = MISSING
     cache_order: int = MISSING
+    allocator: str = "tuned"
 
 
 CHECKABLE = (int, float, bool, str)  # the types OmegaConf checks; anything else is typed Any

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from lyrics_rnn.checkpoint import read_checkpoint
 from lyrics_rnn.datamodule import PARTS
 from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.hardware import auto_precision
 from lyrics_rnn.module import CharLM
 from lyrics_rnn.summary import final_metrics, run_params
 
@@ -42,7 +43,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("ckpt_path"):
         check_resume(cfg.ckpt_path, model, cfg.trainer.max_epochs)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg.get("logger") or {}))
+    precision = {}
+    if cfg.trainer.get("precision") == "auto":
+        precision = {"precision": auto_precision(cfg.trainer.get("accelerator", "auto"))}
+    loggers = build_loggers(cfg.get("logger") or {})
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, **precision)
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     start = time.perf_counter()
