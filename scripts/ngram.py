@@ -1,26 +1,28 @@
 """The classical baseline: `python scripts/ngram.py data=jaychou_heldout [order=6]` prints the validation
 and test perplexities of an interpolated Kneser-Ney character n-gram, static and with a cache."""
 
+import numpy as np
+import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.cli import hydra_entry
 from lyrics_rnn.corpus import ensure_corpus
-from lyrics_rnn.datamodule import encode_parts, read_parts
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.evaluate import baselines, fitted_perplexities
 from lyrics_rnn.ngram import KneserNey
+from lyrics_rnn.prepare import prepare
 
 
 @hydra_entry("ngram")
 def main(cfg: DictConfig) -> dict[str, float]:
     data = cfg.data
     path = ensure_corpus(data.path, data.url, data.sha256)
-    parts = read_parts(path, data.member, data.num_sample, data.split)
-    if not parts["val"] or not parts["test"]:
+    vocab, parts = prepare(path, data.member, data.num_sample, data.split, data.min_freq, data.max_bytes)
+    if not len(parts["val"]) or not len(parts["test"]):
         raise LyricsError(
             f"data.split={list(data.split)} needs validation and test parts, e.g. data=jaychou_heldout."
         )
-    vocab, ids = encode_parts(parts, data.min_freq)
+    ids = {name: torch.from_numpy(part.astype(np.int64)) for name, part in parts.items()}
     model = KneserNey(ids["train"].tolist(), len(vocab), cfg.order)
     val, test = (baselines(model, ids[name], cfg.cache_order) for name in ("val", "test"))
     results = {}

@@ -11,11 +11,12 @@ from helpers import compose_config, events, run_script
 from lyrics_rnn.cache import context_cache, fit_weights, perplexity
 from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.corpus import UNK
-from lyrics_rnn.datamodule import encode_parts, read_parts, split_text
+from lyrics_rnn.datamodule import split_text
 from lyrics_rnn.evaluate import target_probs
 from lyrics_rnn.models import build_network
 from lyrics_rnn.models.recurrent import LockedDropout
 from lyrics_rnn.ngram import KneserNey, discounts
+from lyrics_rnn.prepare import prepare
 from lyrics_rnn.train import train
 
 
@@ -28,13 +29,14 @@ def test_split_parts_are_contiguous_disjoint_and_cover_the_text():
         split_text(text, [0.8, 0.3, 0.1])
 
 
-def test_vocabulary_comes_from_the_training_part_and_maps_the_rest_to_unk():
-    parts = {"train": "我我我你你他", "val": "我她", "test": "你它"}
-    vocab, ids = encode_parts(parts, min_freq=2)
+def test_vocabulary_comes_from_the_training_part_and_maps_the_rest_to_unk(tmp_path):
+    (corpus := tmp_path / "c.txt").write_text("我我我你你他我她你它", encoding="utf-8")
+    vocab, ids = prepare(corpus, split=[0.6, 0.2, 0.2], min_freq=2)
     assert vocab.idx_to_char == [UNK, "你", "我"]  # 他 seen once, 她 and 它 never
     assert ids["train"].tolist() == [2, 2, 2, 1, 1, 0] and ids["val"].tolist() == [2, 0]
     assert ids["test"].tolist() == [1, 0]
-    no_unk, _ = encode_parts({"train": "我你", "val": "", "test": ""})
+    (corpus := tmp_path / "d.txt").write_text("我你", encoding="utf-8")
+    no_unk, _ = prepare(corpus, split=[1, 0, 0])
     assert no_unk.unk is None and no_unk.idx_to_char == ["你", "我"]
     with pytest.raises(ValueError, match="not in the vocabulary: '她'"):
         no_unk.encode("我她")
@@ -150,7 +152,7 @@ def test_two_epochs_of_the_heldout_recipe_beat_the_unigram(tmp_path, real_corpus
     )
     metrics = train(cfg)
     data = cfg.data
-    vocab, ids = encode_parts(read_parts(data.path, data.member, data.num_sample, data.split), data.min_freq)
+    vocab, ids = prepare(data.path, data.member, data.num_sample, data.split, data.min_freq)
     unigram = KneserNey(ids["train"].tolist(), len(vocab), order=1)
     assert metrics["val/ppl"] < perplexity(np.array(unigram.target_probs(ids["val"].tolist())))
 

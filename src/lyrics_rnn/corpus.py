@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
+import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlparse
 
 import numpy as np
@@ -58,11 +59,12 @@ def _is_file(path: Path) -> bool:
     return path.is_file()
 
 
-def read_text(
+@contextlib.contextmanager
+def open_corpus(
     path: str | Path, member: str | None = None, max_chars: int | None = None, max_bytes: int = MAX_BYTES
-) -> str:
-    """UTF-8 text from a plain file or a zip member (the first one by default), streamed: with
-    `max_chars`, only the bytes those characters can take are read, whatever the file's size."""
+) -> Iterator[TextIO]:
+    """The corpus (a plain file, or a zip member: the first one by default) as a UTF-8 text stream with
+    line breaks untranslated, read lazily; refused above `max_bytes` unless `max_chars` bounds the read."""
     path = Path(path)
     if not _is_file(path):
         raise CorpusError(f"corpus file not found: {path}. Point data.path at an existing .zip or .txt file.")
@@ -82,17 +84,23 @@ def read_text(
                 f"{where} would take {needed} bytes, above data.max_bytes={max_bytes}: read less "
                 "(data.num_sample) or raise data.max_bytes if the memory is there."
             )
-        raw = stream.read(needed)
-    try:  # a cut after `needed` bytes may split a character: that tail is dropped, not an error
-        text = codecs.getincrementaldecoder("utf-8")().decode(raw, final=needed == size)
-    except UnicodeDecodeError as error:
-        raise CorpusError(
-            f"{where} is not UTF-8 text (byte {error.start}: {error.reason}); convert it, e.g. `{convert}`, "
-            "and point data.path at the result."
-        ) from error
-    if not text:
-        raise CorpusError(f"{where} is empty; give a corpus with some text in it.")
-    return text
+        if size == 0:
+            raise CorpusError(f"{where} is empty; give a corpus with some text in it.")
+        try:
+            yield io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        except UnicodeDecodeError as error:
+            raise CorpusError(
+                f"{where} is not UTF-8 text ({error.reason}); convert it, e.g. `{convert}`, "
+                "and point data.path at the result."
+            ) from error
+
+
+def read_text(
+    path: str | Path, member: str | None = None, max_chars: int | None = None, max_bytes: int = MAX_BYTES
+) -> str:
+    """The corpus's text, or its first `max_chars` characters (only the bytes they take are read)."""
+    with open_corpus(path, member, max_chars, max_bytes) as stream:
+        return stream.read(-1 if max_chars is None else max_chars)
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
@@ -130,6 +138,7 @@ def preprocess(text: str, num_sample: int | None = None) -> str:
 
 
 UNK = "<unk>"
+NUM_CODES = 0x110000  # every Unicode code point
 
 
 def code_points(text: str) -> np.ndarray:
@@ -157,13 +166,18 @@ class Vocab:
     def from_text(cls, text: str, min_freq: int = 1, heldout: str = "") -> Vocab:
         """The characters of `text` seen at least `min_freq` times; `<unk>` too if any character of
         `text` or `heldout` is left out."""
+        counts = np.bincount(code_points(text), minlength=NUM_CODES)
+        return cls.from_counts(counts, np.bincount(code_points(heldout), minlength=NUM_CODES) > 0, min_freq)
+
+    @classmethod
+    def from_counts(cls, train_counts: np.ndarray, heldout_seen: np.ndarray, min_freq: int = 1) -> Vocab:
+        """As `from_text`, from each code point's count in the training text and whether the held-out
+        text has it (arrays over all code points, so a corpus can be counted a chunk at a time)."""
         if min_freq < 1:
             raise LyricsError(f"data.min_freq={min_freq} must be at least 1 (1 keeps every character).")
-        codes, counts = np.unique(code_points(text), return_counts=True)
-        kept = codes[counts >= min_freq]
-        unseen = np.setdiff1d(np.unique(code_points(heldout)), kept).size > 0
-        chars = [chr(code) for code in kept.tolist()]
-        return cls(([UNK] if unseen or len(kept) < len(codes) else []) + chars)
+        kept = train_counts >= min_freq
+        left_out = ((train_counts > 0) & ~kept).any() or (heldout_seen & ~kept).any()
+        return cls(([UNK] if left_out else []) + [chr(code) for code in np.flatnonzero(kept).tolist()])
 
     def __len__(self) -> int:
         return len(self.idx_to_char)

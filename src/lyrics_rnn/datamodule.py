@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lyrics_rnn.corpus import MAX_BYTES, Vocab, ensure_corpus, read_corpus
 from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.prepare import prepare, split_lengths
 from lyrics_rnn.samplers import WindowSampler, stream_batches, windows
 
 log = logging.getLogger(__name__)
@@ -35,18 +36,9 @@ class WindowDataset(Dataset):
 
 def split_text(text: str, split: Sequence[float]) -> dict[str, str]:
     """Contiguous parts: the first share of the text trains, the next validates, the last tests."""
-    if len(split) != 3 or min(split) < 0 or not math.isclose(sum(split), 1) or split[0] <= 0:
-        raise LyricsError(
-            f"data.split={list(split)} must be three shares [train, val, test] >= 0 that sum to 1, "
-            "with a training share, e.g. data.split=[0.8,0.1,0.1]."
-        )
-    num_val, num_test = int(len(text) * split[1]), int(len(text) * split[2])
-    num_train = len(text) - num_val - num_test
-    return {
-        "train": text[:num_train],
-        "val": text[num_train : num_train + num_val],
-        "test": text[num_train + num_val :],
-    }
+    lengths = split_lengths(len(text), split)
+    ends = np.cumsum(list(lengths.values()))
+    return {name: text[end - length : end] for (name, length), end in zip(lengths.items(), ends, strict=True)}
 
 
 def read_parts(
@@ -58,13 +50,6 @@ def read_parts(
 ) -> dict[str, str]:
     """The corpus file, preprocessed as the notebook does, cut into its train / val / test texts."""
     return split_text(read_corpus(path, member, num_sample, max_bytes), split)
-
-
-def encode_parts(parts: dict[str, str], min_freq: int = 1) -> tuple[Vocab, dict[str, Tensor]]:
-    """The vocabulary of the training part (rarer characters and unseen held-out ones: `<unk>`) and
-    every part's ids."""
-    vocab = Vocab.from_text(parts["train"], min_freq, heldout=parts["val"] + parts["test"])
-    return vocab, {name: torch.from_numpy(vocab.encode(text)) for name, text in parts.items()}
 
 
 class LyricsDataModule(L.LightningDataModule):
@@ -84,6 +69,7 @@ class LyricsDataModule(L.LightningDataModule):
         min_freq: int = 1,
         val_batch_size: int = 1,
         max_bytes: int = MAX_BYTES,
+        cache_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
         if num_sample is not None and num_sample < 1:
@@ -93,6 +79,7 @@ class LyricsDataModule(L.LightningDataModule):
         self.path, self.url, self.sha256, self.member = Path(path), url, sha256, member
         self.num_sample, self.split, self.min_freq = num_sample, [float(s) for s in split], min_freq
         self.val_batch_size, self.max_bytes = val_batch_size, max_bytes
+        self.cache_dir = cache_dir
         self.make_sampler = sampler
         self.vocab: Vocab | None = None
         self.ids: dict[str, Tensor] = {}
@@ -103,8 +90,10 @@ class LyricsDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.vocab is not None:
             return
-        parts = read_parts(self.path, self.member, self.num_sample, self.split, self.max_bytes)
-        self.vocab, self.ids = encode_parts(parts, self.min_freq)
+        self.vocab, parts = prepare(
+            self.path, self.member, self.num_sample, self.split, self.min_freq, self.max_bytes, self.cache_dir
+        )
+        self.ids = {name: torch.from_numpy(ids) for name, ids in parts.items()}
         self.train_sampler = self.make_sampler(num_tokens=len(self.ids["train"]))
         for name in ("val", "test"):
             if self.has(name):  # checked now, not after an epoch of training

@@ -60,7 +60,7 @@ def consecutive_starts(num_tokens: int, batch_size: int, num_steps: int) -> Tens
 def windows(ids: Tensor, starts: Tensor, num_steps: int) -> tuple[Tensor, Tensor]:
     """Gather X = ids[s : s+T] and Y = ids[s+1 : s+T+1] for every start s, in one indexing op."""
     positions = starts[..., None] + torch.arange(num_steps, device=starts.device)
-    return ids[positions], ids[positions + 1]
+    return ids[positions].long(), ids[positions + 1].long()  # ids may be stored narrow (uint16)
 
 
 class WindowSampler(Sampler[tuple[Tensor, bool]]):
@@ -138,7 +138,7 @@ def stream_batches(
     of batches and the token-weighted mean over all processes equals one process's.
     """
     _check_sizes(num_streams, num_steps)
-    num_targets = len(ids) - 1
+    ids, num_targets = ids.long(), len(ids) - 1
     if num_targets < num_streams:
         raise LyricsError(
             f"a held-out text of {len(ids)} characters is too short for {num_streams} streams; "

@@ -1,0 +1,156 @@
+"""A corpus of any size, prepared once: read in chunks, preprocessed, its training vocabulary built and
+its characters encoded without a Python loop over characters, into a cached id file beside the data
+that later runs (and every job of a sweep) memory-map."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lyrics_rnn.corpus import MAX_BYTES, NUM_CODES, UNK, CorpusError, Vocab, code_points, open_corpus
+from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.files import write_atomically
+
+log = logging.getLogger(__name__)
+
+CHUNK_CHARS = 1 << 23  # characters read at a time: memory stays flat whatever the corpus's size
+SPACE, CR, LF = (ord(c) for c in " \r\n")
+FORMAT = 1  # bump when the preprocessing or the file layout changes: old entries are then not used
+
+
+def code_chunks(
+    path: Path, member: str | None, num_sample: int | None, max_bytes: int
+) -> Iterator[np.ndarray]:
+    """The preprocessed corpus as arrays of code points, chunk by chunk: each line break (\\n, \\r\\n or
+    \\r) one space, a leading byte-order mark dropped, the first `num_sample` characters only; the same
+    characters as `corpus.read_corpus`, which holds them all at once."""
+    left, first, held_cr = num_sample, True, False
+    with open_corpus(path, member, None if num_sample is None else 2 * num_sample + 1, max_bytes) as stream:
+        while left is None or left > 0:
+            text = stream.read(CHUNK_CHARS)
+            if not text:
+                return
+            codes = code_points(text.removeprefix("\ufeff") if first else text)
+            first = False
+            if held_cr and len(codes) and codes[0] == LF:  # the \n of a \r\n cut by the chunk boundary
+                codes = codes[1:]
+            held_cr = bool(len(codes)) and codes[-1] == CR
+            pairs = (codes[:-1] == CR) & (codes[1:] == LF)
+            codes = codes[np.concatenate([[True], ~pairs])] if len(codes) else codes  # \r\n -> \r
+            codes = np.where((codes == CR) | (codes == LF), SPACE, codes).astype(np.uint32)
+            if left is not None:
+                codes, left = codes[:left], left - min(left, len(codes))
+            if len(codes):
+                yield codes
+
+
+def prepare(
+    path: str | Path,
+    member: str | None = None,
+    num_sample: int | None = None,
+    split: Sequence[float] = (0.9, 0.1, 0.0),
+    min_freq: int = 1,
+    max_bytes: int = MAX_BYTES,
+    cache_dir: str | Path | None = None,
+) -> tuple[Vocab, dict[str, np.ndarray]]:
+    """The training vocabulary and each part's ids (uint16, or uint32 for a vocabulary above 65,536),
+    from the cache entry for this file's content and these settings when there is a sound one, else
+    prepared now and cached (`cache_dir` None: not cached)."""
+    path = Path(path)
+    settings = {
+        "format": FORMAT,
+        "member": member,
+        "num_sample": num_sample,
+        "split": list(split),
+        "min_freq": min_freq,
+    }
+    entry = None
+    if cache_dir is not None:
+        key = hashlib.sha256(json.dumps([file_digest(path), settings]).encode()).hexdigest()[:16]
+        entry = Path(cache_dir) / f"{path.name}-{key}"
+        cached = read_entry(entry)
+        if cached is not None:
+            return cached
+    log.info("preparing %s (read, vocabulary, ids: three passes)", path)
+    total = sum(len(codes) for codes in code_chunks(path, member, num_sample, max_bytes))
+    if total == 0:
+        raise CorpusError(f"{path} holds no text after preprocessing; give a corpus with some text in it.")
+    lengths = split_lengths(total, split)
+    vocab = training_vocab(path, member, num_sample, max_bytes, lengths["train"], min_freq)
+    ids = encode(path, member, num_sample, max_bytes, vocab)
+    parts = dict(zip(lengths, np.split(ids, np.cumsum(list(lengths.values()))[:2]), strict=True))
+    if entry is not None:
+        write_entry(entry, vocab, ids, lengths)
+    return vocab, parts
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def split_lengths(total: int, split: Sequence[float]) -> dict[str, int]:
+    """The lengths of the contiguous train / val / test parts (as `datamodule.split_text` cuts them)."""
+    if len(split) != 3 or min(split) < 0 or not math.isclose(sum(split), 1) or split[0] <= 0:
+        raise LyricsError(
+            f"data.split={list(split)} must be three shares [train, val, test] >= 0 that sum to 1, "
+            "with a training share, e.g. data.split=[0.8,0.1,0.1]."
+        )
+    num_val, num_test = int(total * split[1]), int(total * split[2])
+    return {"train": total - num_val - num_test, "val": num_val, "test": num_test}
+
+
+def training_vocab(
+    path: Path, member: str | None, num_sample: int | None, max_bytes: int, num_train: int, min_freq: int
+) -> Vocab:
+    """`Vocab.from_text` of the first `num_train` characters, counted a chunk at a time."""
+    train_counts, heldout_seen, seen = np.zeros(NUM_CODES, np.int64), np.zeros(NUM_CODES, bool), 0
+    for codes in code_chunks(path, member, num_sample, max_bytes):
+        cut = max(0, min(len(codes), num_train - seen))
+        train_counts += np.bincount(codes[:cut], minlength=NUM_CODES)
+        heldout_seen[codes[cut:]] = True
+        seen += len(codes)
+    return Vocab.from_counts(train_counts, heldout_seen, min_freq)
+
+
+def encode(
+    path: Path, member: str | None, num_sample: int | None, max_bytes: int, vocab: Vocab
+) -> np.ndarray:
+    """Every character's id, through a lookup table over all code points (unknown ones: `<unk>`)."""
+    table = np.full(NUM_CODES, vocab.unk if vocab.unk is not None else 0, np.uint32)
+    known = [(ord(c), i) for i, c in enumerate(vocab.idx_to_char) if c != UNK]
+    table[[c for c, _ in known]] = [i for _, i in known]
+    dtype = np.uint16 if len(vocab) <= 1 << 16 else np.uint32
+    chunks = [table[codes].astype(dtype) for codes in code_chunks(path, member, num_sample, max_bytes)]
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype)
+
+
+def write_entry(entry: Path, vocab: Vocab, ids: np.ndarray, lengths: dict[str, int]) -> None:
+    """The ids file, then its description (vocabulary, part lengths, the ids' hash): an entry counts
+    only once both are in place, each written atomically."""
+    write_atomically(entry.with_suffix(".npy"), lambda file: np.save(file, ids))
+    meta = {"vocab": vocab.idx_to_char, "lengths": lengths, "sha256": hashlib.sha256(ids.data).hexdigest()}
+    write_atomically(entry.with_suffix(".json"), lambda file: file.write(json.dumps(meta).encode()))
+    log.info("prepared %d characters into %s", len(ids), entry.with_suffix(".npy"))
+
+
+def read_entry(entry: Path) -> tuple[Vocab, dict[str, np.ndarray]] | None:
+    """A cached entry, memory-mapped, if it is whole and its ids hash as recorded; None otherwise (then
+    it is prepared again and rewritten, never trusted)."""
+    try:
+        meta = json.loads(entry.with_suffix(".json").read_text())
+        ids = np.load(entry.with_suffix(".npy"), mmap_mode="c")
+    except (OSError, ValueError):
+        return None
+    if hashlib.sha256(ids.data).hexdigest() != meta.get("sha256"):
+        log.warning("cache entry %s is damaged; preparing the corpus again", entry)
+        return None
+    lengths = meta["lengths"]
+    parts = dict(zip(lengths, np.split(ids, np.cumsum(list(lengths.values()))[:2]), strict=True))
+    return Vocab(meta["vocab"]), parts
