@@ -134,18 +134,18 @@ def encode(
 def write_entry(entry: Path, vocab: Vocab, ids: np.ndarray, lengths: dict[str, int]) -> None:
     """The ids file, then its description (vocabulary, part lengths, the ids' hash): an entry counts
     only once both are in place, each written atomically."""
-    write_atomically(entry.with_suffix(".npy"), lambda file: np.save(file, ids))
+    write_atomically(entry.with_name(entry.name + ".npy"), lambda file: np.save(file, ids))
     meta = {"vocab": vocab.idx_to_char, "lengths": lengths, "sha256": hashlib.sha256(ids.data).hexdigest()}
-    write_atomically(entry.with_suffix(".json"), lambda file: file.write(json.dumps(meta).encode()))
-    log.info("prepared %d characters into %s", len(ids), entry.with_suffix(".npy"))
+    write_atomically(entry.with_name(entry.name + ".json"), lambda file: file.write(json.dumps(meta).encode()))
+    log.info("prepared %d characters into %s", len(ids), entry.with_name(entry.name + ".npy"))
 
 
 def read_entry(entry: Path) -> tuple[Vocab, dict[str, np.ndarray]] | None:
     """A cached entry, memory-mapped, if it is whole and its ids hash as recorded; None otherwise (then
     it is prepared again and rewritten, never trusted)."""
     try:
-        meta = json.loads(entry.with_suffix(".json").read_text())
-        ids = np.load(entry.with_suffix(".npy"), mmap_mode="c")
+        meta = json.loads(entry.with_name(entry.name + ".json").read_text())
+        ids = np.load(entry.with_name(entry.name + ".npy"), mmap_mode="c")
     except (OSError, ValueError):
         return None
     if hashlib.sha256(ids.data).hexdigest() != meta.get("sha256"):
