@@ -1,4 +1,5 @@
-"""Training speed: Lightning vs a plain PyTorch loop vs the notebook. `python scripts/benchmark.py [--quick]`."""
+"""Training speed: Lightning vs a plain PyTorch loop vs the notebook, `python scripts/benchmark.py [--quick]`;
+start-up on a large generated corpus, `python scripts/benchmark.py --data 100`."""
 
 import argparse
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the package, not inside it
 
+from benchmarks.data import run_data  # noqa: E402
 from benchmarks.speed import machine, ratios, run_all, table, write_report  # noqa: E402
 from lyrics_rnn.models import CELLS  # noqa: E402
 
@@ -27,9 +29,16 @@ def main() -> None:
         default="tuned",
         help="glibc settings (default tuned)",
     )
+    parser.add_argument(
+        "--data", type=int, metavar="MB", help="instead: start-up of a generated corpus of MB megabytes"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmark")
     args = parser.parse_args()
     os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+    if args.data:
+        print(f"machine: {machine('cpu')}")
+        print("\n".join(run_data(args.data, args.out / "data")))
+        return
 
     models = ["scratch", "lstm"] if args.quick else list(CELLS)
     samplers = ["random"] if args.quick else ["random", "consecutive"]
