@@ -93,13 +93,16 @@ def train_config(
         return compose(config_name="train", overrides=overrides)
 
 
-def lightning_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int, list[int]]:
+def lightning_arm(
+    model: str, sampler: str, epochs: int, device: str, precision: str
+) -> tuple[list[float], int, list[int]]:
     """`train(cfg)` exactly as scripts/train.py runs it, logging and callbacks included; the epoch
     times are the project's own (`time/epoch_s` of the EpochSpeed callback, read back from the CSV log)."""
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
     faults = [f"+callbacks.faults._target_={EpochFaults.__module__}.EpochFaults"]
     with tempfile.TemporaryDirectory() as out:
-        cfg = train_config(model, sampler, epochs, accelerator, Path(out), "logger=csv", *faults)
+        extra = ["logger=csv", f"trainer.precision={precision}", *faults]
+        cfg = train_config(model, sampler, epochs, accelerator, Path(out), *extra)
         train(cfg)
         rows = csv.DictReader((Path(out) / "csv" / "metrics.csv").read_text().splitlines())
         epochs = [(float(r["time/epoch_s"]), float(r["time/chars_per_s"])) for r in rows if r["time/epoch_s"]]
@@ -117,8 +120,11 @@ def default_data(model: str, sampler: str, epochs: int) -> tuple[DictConfig, Lyr
     return cfg, datamodule
 
 
-def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int, list[int]]:
-    """The same maths as a hand-written PyTorch loop: same network, batches, optimizer, clipping."""
+def plain_arm(
+    model: str, sampler: str, epochs: int, device: str, precision: str
+) -> tuple[list[float], int, list[int]]:
+    """The same maths as a hand-written PyTorch loop: same network, batches, optimizer, clipping, and
+    the same precision (bf16-mixed: autocast, as Lightning does it)."""
     cfg, datamodule = default_data(model, sampler, epochs)
     L.seed_everything(cfg.seed, workers=True)
     device = torch.device(device)
@@ -134,8 +140,9 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
         for starts, reset in sampler:
             inputs, targets = windows(ids, starts.to(device), sampler.num_steps)
             state = None if reset or state is None else detach_state(state)
-            logits, state = net(inputs, state)
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+            with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16-mixed"):
+                logits, state = net(inputs, state)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.trainer.gradient_clip_val)
@@ -148,8 +155,10 @@ def plain_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[
     return differences(times), chars // epochs, differences(faults)
 
 
-def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[list[float], int, list[int]]:
-    """The notebook's own scratch-RNN loop (CPU only, as written), on the same characters."""
+def notebook_arm(
+    model: str, sampler: str, epochs: int, device: str, precision: str
+) -> tuple[list[float], int, list[int]]:
+    """The notebook's own scratch-RNN loop (CPU only and fp32, as written), on the same characters."""
     cfg, datamodule = default_data(model, sampler, epochs)
     corpus_indices, vocab_size = datamodule.ids["train"].tolist(), len(datamodule.vocab)
     batch_size, num_steps = cfg.sampler.batch_size, cfg.sampler.num_steps
@@ -165,7 +174,7 @@ def notebook_arm(model: str, sampler: str, epochs: int, device: str) -> tuple[li
     return differences(times), len(datamodule.train_sampler) * batch_size * num_steps, differences(faults)
 
 
-ARMS: dict[str, Callable[[str, str, int, str], tuple[list[float], int, list[int]]]] = {
+ARMS: dict[str, Callable[[str, str, int, str, str], tuple[list[float], int, list[int]]]] = {
     "lightning": lightning_arm,
     "plain": plain_arm,
     "notebook": notebook_arm,
@@ -177,14 +186,14 @@ def differences(marks: list) -> list:
 
 
 def measure(
-    model: str, sampler: str, arm: str, allocator: str, epochs: int, warmup: int, device: str
+    model: str, sampler: str, arm: str, allocator: str, epochs: int, warmup: int, device: str, precision: str
 ) -> tuple[list[float], int, float, float]:
     """Runs in a fresh process: one arm for `warmup + epochs` epochs, with `allocator` applied as every
     entry point applies it. Returns the timed epochs' seconds, the characters per epoch, the process's
     peak resident memory in MB and the minor page faults per timed epoch."""
     use_allocator(allocator)
     torch.manual_seed(0)
-    seconds, chars, faults = ARMS[arm](model, sampler, warmup + epochs, device)
+    seconds, chars, faults = ARMS[arm](model, sampler, warmup + epochs, device, precision)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return seconds[warmup:], chars, peak_mb, statistics.mean(faults[warmup:])
 
@@ -213,7 +222,7 @@ def machine(device: str) -> dict[str, object]:
 
 
 def run_all(
-    jobs: list[tuple[str, str, str, str]], epochs: int, warmup: int, device: str, rounds: int
+    jobs: list[tuple[str, str, str, str]], epochs: int, warmup: int, device: str, rounds: int, precision: str
 ) -> list[Result]:
     """Every job (model, sampler, arm, allocator) in its own spawned process, one at a time, all jobs
     once per round.
@@ -228,7 +237,7 @@ def run_all(
         for job in jobs:
             with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
                 timed, chars[job], peak_mb, job_faults = pool.submit(
-                    measure, *job, epochs, warmup, device
+                    measure, *job, epochs, warmup, device, precision
                 ).result()
             seconds[job] += timed
             faults[job].append(job_faults)

@@ -11,6 +11,7 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the pack
 
 from benchmarks.data import run_data  # noqa: E402
 from benchmarks.speed import machine, ratios, run_all, table, write_report  # noqa: E402
+from lyrics_rnn.hardware import auto_precision  # noqa: E402
 from lyrics_rnn.models import CELLS  # noqa: E402
 
 
@@ -28,6 +29,9 @@ def main() -> None:
         choices=["tuned", "system", "both"],
         default="tuned",
         help="glibc settings (default tuned)",
+    )
+    parser.add_argument(
+        "--precision", default="32-true", help="32-true (default), bf16-mixed or auto (as trainer.precision)"
     )
     parser.add_argument(
         "--data", type=int, metavar="MB", help="instead: start-up of a generated corpus of MB megabytes"
@@ -57,7 +61,10 @@ def main() -> None:
     ]
     info = machine(args.device)
     print(f"machine: {info}")
-    results = run_all(jobs, epochs, args.warmup, args.device, args.rounds)
+    precision = auto_precision(args.device) if args.precision == "auto" else args.precision
+    info["precision"] = precision
+    print(f"precision: {precision}")
+    results = run_all(jobs, epochs, args.warmup, args.device, args.rounds, precision)
     print(table(results))
     print("\n".join(ratios(results)))
     print(f"written: {write_report(results, info, args.out)} and latest.json")

@@ -1,12 +1,14 @@
 """Held-out evaluation: the split, the training-only vocabulary with <unk>, test/ppl, the n-gram
 baseline, the cache, and the model levers (embedding, tied weights, locked dropout, early stopping)."""
 
+import math
 import random
 
 import numpy as np
 import pytest
 import torch
 from helpers import compose_config, events, run_script
+from hydra.utils import instantiate
 
 from lyrics_rnn.cache import context_cache, fit_weights, perplexity
 from lyrics_rnn.checkpoint import load_model, training_parts
@@ -17,6 +19,7 @@ from lyrics_rnn.models import build_network
 from lyrics_rnn.models.recurrent import LockedDropout
 from lyrics_rnn.ngram import KneserNey, discounts
 from lyrics_rnn.prepare import prepare
+from lyrics_rnn.samplers import IGNORE
 from lyrics_rnn.train import train
 
 
@@ -190,3 +193,11 @@ def test_a_prefix_with_unseen_characters_generates_with_a_note(compose_train, tm
     text = result.stdout.rstrip("\n")
     assert text.startswith("周杰伦分开") and len(text) == 10 and "<unk>" not in text
     assert "read as <unk>" in result.stderr and "周" in result.stderr
+
+
+def test_auto_val_batch_size_keeps_validation_a_tenth_of_an_epoch(compose_train):
+    datamodule = instantiate(compose_train("data.val_batch_size=auto", "data.split=[0.5,0.5,0]").data)
+    datamodule.setup()
+    val, train = list(datamodule.val_dataloader()), datamodule.train_dataloader()
+    assert len(val) <= max(1, math.ceil(len(train) / 10))
+    assert sum(int((targets != IGNORE).sum()) for _, targets, _ in val) == len(datamodule.ids["val"]) - 1

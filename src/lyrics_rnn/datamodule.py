@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,15 +68,15 @@ class LyricsDataModule(L.LightningDataModule):
         num_sample: int | None = 10000,
         split: Sequence[float] = (0.9, 0.1, 0.0),
         min_freq: int = 1,
-        val_batch_size: int = 1,
+        val_batch_size: int | str = 1,
         max_bytes: int = MAX_BYTES,
         cache_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
         if num_sample is not None and num_sample < 1:
             raise LyricsError(f"data.num_sample={num_sample} must be positive, or null for the whole corpus.")
-        if val_batch_size < 1:
-            raise LyricsError(f"data.val_batch_size={val_batch_size} must be at least 1.")
+        if val_batch_size != "auto" and not (isinstance(val_batch_size, int) and val_batch_size >= 1):
+            raise LyricsError(f"data.val_batch_size={val_batch_size} must be at least 1, or auto.")
         self.path, self.url, self.sha256, self.member = Path(path), url, sha256, member
         self.num_sample, self.split, self.min_freq = num_sample, [float(s) for s in split], min_freq
         self.val_batch_size, self.max_bytes = val_batch_size, max_bytes
@@ -114,11 +115,19 @@ class LyricsDataModule(L.LightningDataModule):
 
     def _streams(self, part: str, rank: int, world_size: int) -> list:
         num_streams = self.val_batch_size
+        if num_streams == "auto":
+            # Enough streams that a held-out pass takes at most a tenth of the training steps, each
+            # character still scored once; the fewer the streams, the more context each one carries.
+            train = self.train_sampler
+            num_streams = math.ceil(
+                10 * len(self.ids[part]) * train.batch_size / max(len(self.ids["train"]), 1)
+            )
+            num_streams = max(1, min(num_streams, len(self.ids[part]) - 1))
         if num_streams % world_size:  # each device takes whole streams
             num_streams += world_size - num_streams % world_size
             if rank == 0:
                 log.warning(
-                    "%s: %d streams (data.val_batch_size=%d rounded up to a multiple of %d devices)",
+                    "%s: %d streams (data.val_batch_size=%s rounded up to a multiple of %d devices)",
                     part, num_streams, self.val_batch_size, world_size,
                 )  # fmt: skip
         try:

@@ -136,7 +136,9 @@ def write_entry(entry: Path, vocab: Vocab, ids: np.ndarray, lengths: dict[str, i
     only once both are in place, each written atomically."""
     write_atomically(entry.with_name(entry.name + ".npy"), lambda file: np.save(file, ids))
     meta = {"vocab": vocab.idx_to_char, "lengths": lengths, "sha256": hashlib.sha256(ids.data).hexdigest()}
-    write_atomically(entry.with_name(entry.name + ".json"), lambda file: file.write(json.dumps(meta).encode()))
+    write_atomically(
+        entry.with_name(entry.name + ".json"), lambda file: file.write(json.dumps(meta).encode())
+    )
     log.info("prepared %d characters into %s", len(ids), entry.with_name(entry.name + ".npy"))
 
 

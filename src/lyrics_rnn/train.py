@@ -70,6 +70,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         (tested,) = trainer.test(model, datamodule=datamodule)
         metrics.update(tested)
     log.info("final metrics: %s", ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+    if cfg.optimized_metric not in metrics:
+        log.warning(
+            "%s was never logged: the run stopped before it (trainer.max_steps inside an epoch?); "
+            "set trainer.val_check_interval to validate within long epochs",
+            cfg.optimized_metric,
+        )
     log_summary(trainer, cfg, metrics, time.perf_counter() - start)
     return metrics
 
