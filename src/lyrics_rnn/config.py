@@ -27,7 +27,14 @@ from lyrics_rnn.samplers import ConsecutiveSampler, RandomSampler
 
 
 @dataclass
-class TrainSchema:
+class EntrySchema:
+    """What every entry point takes: the allocator (see allocator.py)."""
+
+    allocator: str = "tuned"
+
+
+@dataclass
+class TrainSchema(EntrySchema):
     """The top-level keys of train.yaml; the groups below them have schemas of their own."""
 
     data: Any = MISSING
@@ -42,11 +49,10 @@ class TrainSchema:
     ckpt_path: str | None = None
     threads: int | None = None
     book_ppl: float | None = None
-    allocator: str = "tuned"
 
 
 @dataclass
-class GenerateSchema:
+class GenerateSchema(EntrySchema):
     ckpt_path: str = MISSING
     prefixes: list[str] = MISSING
     num_chars: int = MISSING
@@ -57,7 +63,6 @@ class GenerateSchema:
     device: str = MISSING
     format: str = MISSING
     copy_rate: bool = False
-    allocator: str = "tuned"
 
 
 @dataclass
@@ -68,7 +73,7 @@ class EvaluateDataSchema:
 
 
 @dataclass
-class EvaluateSchema:
+class EvaluateSchema(EntrySchema):
     ckpt_path: str = MISSING
     split: str | None = MISSING
     adapt: str = MISSING
@@ -77,16 +82,14 @@ class EvaluateSchema:
     num_steps: int = MISSING
     ngram_order: int = MISSING
     device: str = MISSING
-    allocator: str = "tuned"
 
 
 @dataclass
-class NgramSchema:
+class NgramSchema(EntrySchema):
     data: Any = MISSING
     paths: Any = MISSING
     order: int = MISSING
     cache_order: int = MISSING
-    allocator: str = "tuned"
 
 
 CHECKABLE = (int, float, bool, str)  # the types OmegaConf checks; anything else is typed Any
