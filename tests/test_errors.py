@@ -4,6 +4,7 @@ subprocesses, a few at a time, all at once for the module."""
 
 from __future__ import annotations
 
+import errno
 import pickle
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 import torch
 from helpers import LYRICS, ROOT, cli_overrides, compose_config, run_script, tiny_overrides
 
+from lyrics_rnn.cli import user_message
 from lyrics_rnn.corpus import CorpusError, read_corpus
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.module import CharLM
@@ -79,6 +81,7 @@ CASES = {
     "seed not a number": ("train.py", ["seed=abc"], "full_key: seed"),
     "threads zero": ("train.py", ["threads=0"], "threads=0 must be at least 1"),
     "threads not an integer": ("train.py", ["threads=1.5"], "full_key: threads"),
+    "unknown allocator": ("train.py", ["allocator=jemalloc"], "allocator='jemalloc' is not known"),
     "samples every 0 epochs": ("train.py", ["callbacks.lyrics_samples.pred_period=0"], "pred_period=0"),
     "lightning shortcut": ("train.py", ["ckpt_path=last"], "checkpoint not found: last"),
     "text as checkpoint": ("train.py", ["ckpt_path={corpus}"], "is not a torch checkpoint"),
@@ -241,3 +244,25 @@ def test_a_zip_bomb_is_streamed_or_refused(tmp_path):
     assert len(text) == 2000 and peak < 10_000_000
     with pytest.raises(CorpusError, match="data.max_bytes=100000000"):
         read_corpus(bomb, max_bytes=100_000_000)
+
+
+def test_a_failed_sweep_job_is_one_line_and_the_others_still_run(tiny_corpus, tmp_path):
+    overrides = [a.format(corpus=tiny_corpus, out=tmp_path) for a in TRAIN]
+    result = run_script(
+        "train.py", "-m", *overrides, "model.num_hiddens=0,16", "trainer.max_epochs=1", cwd=tmp_path
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: model.num_hiddens=0")
+    assert len(list(tmp_path.glob("multirun/*/*/checkpoints/last.ckpt"))) == 1  # the good job trained
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device", "/full/run"), "No space left on device: /full/run"),
+        (PermissionError(errno.EACCES, "Permission denied", "/ro/outputs"), "Permission denied: /ro/outputs"),
+    ],
+)
+def test_a_refusing_file_system_is_a_user_error(error, expected):
+    assert user_message(error).startswith(expected)
+    assert user_message(RuntimeError("a bug")) is None  # a bug keeps its traceback
