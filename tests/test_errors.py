@@ -29,6 +29,7 @@ TRAIN = (
     "data.num_sample=null",
     "data.split=[0.8,0.2,0]",
     "paths.log_dir={out}",
+    "paths.data_dir={out}/data",
     "sampler.batch_size=3",
     "sampler.num_steps=5",
     "model.num_hiddens=16",

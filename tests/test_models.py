@@ -1,8 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from lyrics_rnn.models import RecurrentLM, ScratchGRU, ScratchLSTM, ScratchRNN, build_network
+from lyrics_rnn.models import CELLS, RecurrentLM, ScratchGRU, ScratchLSTM, ScratchRNN, build_network
 
 VOCAB, HIDDEN = 1027, 256
 
@@ -43,7 +44,7 @@ def test_scratch_init_follows_the_notebook():
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_library_layers_shapes_and_state(cell, num_layers):
-    net = RecurrentLM(cell, 30, 16, num_layers=num_layers)
+    net = RecurrentLM(CELLS[cell], 30, 16, num_layers=num_layers)
     logits, new_state = net(torch.randint(0, 30, (4, 6)), None)
     assert logits.shape == (4, 6, 30)
     parts = new_state if cell == "lstm" else (new_state,)
@@ -54,7 +55,7 @@ def test_library_layers_shapes_and_state(cell, num_layers):
 def test_library_layer_sees_a_one_hot_input():
     """RNNModel feeds one-hot vectors: the first input weights act as a lookup of their columns."""
     torch.manual_seed(0)
-    net = RecurrentLM("rnn", 10, 4)
+    net = RecurrentLM(nn.RNN, 10, 4)
     inputs = torch.tensor([[3]])
     _, state = net(inputs, None)
     rnn = net.rnn

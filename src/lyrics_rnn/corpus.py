@@ -122,12 +122,17 @@ def _member(archive: zipfile.ZipFile, path: Path, member: str | None) -> str:
     return member or names[0]
 
 
+def raw_chars(num_sample: int | None) -> int | None:
+    """The most characters of the file that `num_sample` preprocessed ones can take ("\\r\\n" -> one
+    space; a byte-order mark)."""
+    return None if num_sample is None else 2 * num_sample + 1
+
+
 def read_corpus(
     path: str | Path, member: str | None = None, num_sample: int | None = None, max_bytes: int = MAX_BYTES
 ) -> str:
     """The corpus preprocessed as the notebook does, reading no more of the file than `num_sample` needs."""
-    max_chars = None if num_sample is None else 2 * num_sample + 1  # "\r\n" -> one space; a BOM
-    return preprocess(read_text(path, member, max_chars, max_bytes), num_sample)
+    return preprocess(read_text(path, member, raw_chars(num_sample), max_bytes), num_sample)
 
 
 def preprocess(text: str, num_sample: int | None = None) -> str:

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lyrics_rnn.corpus import MAX_BYTES, NUM_CODES, UNK, CorpusError, Vocab, code_points, open_corpus
+from lyrics_rnn.corpus import (
+    MAX_BYTES,
+    NUM_CODES,
+    UNK,
+    CorpusError,
+    Vocab,
+    code_points,
+    open_corpus,
+    raw_chars,
+)
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.files import write_atomically
 
@@ -31,7 +40,7 @@ def code_chunks(
     \\r) one space, a leading byte-order mark dropped, the first `num_sample` characters only; the same
     characters as `corpus.read_corpus`, which holds them all at once."""
     left, first, held_cr = num_sample, True, False
-    with open_corpus(path, member, None if num_sample is None else 2 * num_sample + 1, max_bytes) as stream:
+    with open_corpus(path, member, raw_chars(num_sample), max_bytes) as stream:
         while left is None or left > 0:
             text = stream.read(CHUNK_CHARS)
             if not text:
@@ -63,6 +72,8 @@ def prepare(
     from the cache entry for this file's content and these settings when there is a sound one, else
     prepared now and cached (`cache_dir` None: not cached)."""
     path = Path(path)
+    with open_corpus(path, member, raw_chars(num_sample), max_bytes):
+        pass  # the file, its member and its size are checked before any cache entry is used
     settings = {
         "format": FORMAT,
         "member": member,

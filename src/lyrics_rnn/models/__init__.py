@@ -7,16 +7,19 @@ from typing import Any
 from torch import nn
 
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.models.recurrent import LAYERS, RecurrentLM
+from lyrics_rnn.models.recurrent import RecurrentLM
 from lyrics_rnn.models.scratch import ScratchGRU, ScratchLSTM, ScratchRecurrent, ScratchRNN
 from lyrics_rnn.models.state import State, detach_state
 
-SCRATCH: dict[str, type[ScratchRecurrent]] = {
+# model.cell -> a whole scratch network, or the library layer that RecurrentLM wraps.
+CELLS: dict[str, type[ScratchRecurrent] | type[nn.RNNBase]] = {
     "scratch": ScratchRNN,
     "scratch_gru": ScratchGRU,
     "scratch_lstm": ScratchLSTM,
+    "rnn": nn.RNN,
+    "gru": nn.GRU,
+    "lstm": nn.LSTM,
 }
-CELLS = (*SCRATCH, *LAYERS)
 
 
 def build_network(
@@ -30,16 +33,16 @@ def build_network(
     """Build the network named by `cell` from plain hyperparameters (so a checkpoint can rebuild it)."""
     if num_hiddens < 1 or num_layers < 1:
         raise LyricsError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
-    if cell in SCRATCH:
-        if num_layers != 1 or dropout or any(inputs_and_outputs.values()):
-            raise LyricsError(
-                f"the {cell} network has one layer, one-hot input and no dropout; use model=rnn|gru|lstm "
-                "for layers, dropout, embeddings and tied weights."
-            )
-        return SCRATCH[cell](vocab_size, num_hiddens)
-    if cell in LAYERS:
-        return RecurrentLM(cell, vocab_size, num_hiddens, num_layers, dropout, **inputs_and_outputs)
-    raise LyricsError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
+    if cell not in CELLS:
+        raise LyricsError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
+    if issubclass(CELLS[cell], nn.RNNBase):
+        return RecurrentLM(CELLS[cell], vocab_size, num_hiddens, num_layers, dropout, **inputs_and_outputs)
+    if num_layers != 1 or dropout or any(inputs_and_outputs.values()):
+        raise LyricsError(
+            f"the {cell} network has one layer, one-hot input and no dropout; use model=rnn|gru|lstm "
+            "for layers, dropout, embeddings and tied weights."
+        )
+    return CELLS[cell](vocab_size, num_hiddens)
 
 
 __all__ = [

@@ -11,8 +11,6 @@ from torch import Tensor, nn
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models.state import State
 
-LAYERS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-
 
 class LockedDropout(nn.Module):
     """Dropout with one mask per sequence, the same at every time step (Gal & Ghahramani 2016):
@@ -37,7 +35,7 @@ class RecurrentLM(nn.Module):
 
     def __init__(
         self,
-        cell: str,
+        layer: type[nn.RNNBase],
         vocab_size: int,
         num_hiddens: int,
         num_layers: int = 1,
@@ -63,7 +61,7 @@ class RecurrentLM(nn.Module):
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, embedding_dim) if embedding_dim else None
         inputs = embedding_dim or vocab_size
-        self.rnn = LAYERS[cell](inputs, num_hiddens, num_layers, batch_first=True, dropout=dropout)
+        self.rnn = layer(inputs, num_hiddens, num_layers, batch_first=True, dropout=dropout)
         self.embedding_dropout, self.output_dropout = (
             LockedDropout(embedding_dropout),
             LockedDropout(output_dropout),
