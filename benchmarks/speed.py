@@ -31,6 +31,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from benchmarks import notebook
+from benchmarks.flops import step_gflop
 from lyrics_rnn.allocator import use_allocator
 from lyrics_rnn.callbacks import now
 from lyrics_rnn.config import register_configs
@@ -56,6 +57,9 @@ class Result:
     epochs_timed: int
     chars_per_epoch: int
     minor_faults_per_epoch: float
+    # Of the project's network's steps (the notebook's arm: the same maths); None for the library layers,
+    # whose fused CPU kernels torch's FLOP counter does not see into.
+    gflop_per_s: float | None
 
 
 def minor_faults() -> int:
@@ -247,22 +251,40 @@ def run_all(
                 f"{job_faults:9.0f} faults/epoch",
                 flush=True,
             )
-    results = []
+    results, flops = [], {}
     for job in jobs:
+        model, sampler = job[:2]
         s_per_epoch = statistics.median(seconds[job])
+        gflop_per_s = None
+        if model.startswith("scratch"):
+            if (model, sampler) not in flops:
+                flops[model, sampler] = step_gflop(*default_data(model, sampler, 1))
+            gflop_per_step, chars_per_step = flops[model, sampler]
+            gflop_per_s = gflop_per_step * chars[job] / chars_per_step / s_per_epoch
         results.append(
             Result(*job, chars[job] / s_per_epoch, s_per_epoch, peak[job], len(seconds[job]), chars[job],
-                   statistics.mean(faults[job]))
+                   statistics.mean(faults[job]), gflop_per_s)
         )  # fmt: skip
     return results
 
 
 def table(results: list[Result]) -> str:
-    head = ["model", "sampler", "arm", "allocator", "s/epoch", "chars/s", "peak MB", "faults/epoch"]
-    lines = ["{:8s} {:12s} {:10s} {:9s} {:>8s} {:>9s} {:>8s} {:>12s}".format(*head)]
+    head = [
+        "model",
+        "sampler",
+        "arm",
+        "allocator",
+        "s/epoch",
+        "chars/s",
+        "peak MB",
+        "faults/epoch",
+        "GFLOP/s",
+    ]
+    lines = ["{:12s} {:12s} {:10s} {:9s} {:>8s} {:>9s} {:>8s} {:>12s} {:>8s}".format(*head)]
     lines += [
-        f"{r.model:8s} {r.sampler:12s} {r.arm:10s} {r.allocator:9s} {r.s_per_epoch:8.3f} {r.chars_per_s:9.0f} "
-        f"{r.peak_rss_mb:8.0f} {r.minor_faults_per_epoch:12.0f}"
+        f"{r.model:12s} {r.sampler:12s} {r.arm:10s} {r.allocator:9s} {r.s_per_epoch:8.3f} {r.chars_per_s:9.0f} "
+        f"{r.peak_rss_mb:8.0f} {r.minor_faults_per_epoch:12.0f} "
+        f"{'n/a' if r.gflop_per_s is None else f'{r.gflop_per_s:.1f}':>8s}"
         for r in results
     ]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the package, not inside it
 
 from benchmarks.data import run_data  # noqa: E402
+from benchmarks.flops import matmul_peak  # noqa: E402
 from benchmarks.speed import machine, ratios, run_all, table, write_report  # noqa: E402
 from lyrics_rnn.hardware import auto_precision  # noqa: E402
 from lyrics_rnn.models import CELLS  # noqa: E402
@@ -59,7 +60,7 @@ def main() -> None:
         )
         for allocator in allocators
     ]
-    info = machine(args.device)
+    info = {**machine(args.device), "matmul_peak_gflop_per_s": matmul_peak(args.device)}
     print(f"machine: {info}")
     precision = auto_precision(args.device) if args.precision == "auto" else args.precision
     info["precision"] = precision

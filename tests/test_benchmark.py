@@ -18,7 +18,9 @@ def test_quick_benchmark_writes_the_report(real_corpus, tmp_path):
                             capture_output=True, text=True, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     latest = json.loads((tmp_path / "latest.json").read_text())
-    assert {"cpu", "flags", "cores", "torch", "device", "precision"} <= latest["machine"].keys()
+    assert {"cpu", "flags", "cores", "torch", "device", "precision", "matmul_peak_gflop_per_s"} <= latest[
+        "machine"
+    ].keys()
     arms = {(r["model"], r["arm"]) for r in latest["results"]}
     assert arms == {("scratch", "lightning"), ("scratch", "plain"), ("scratch", "notebook"),
                     ("lstm", "lightning"), ("lstm", "plain")}  # fmt: skip
@@ -26,6 +28,10 @@ def test_quick_benchmark_writes_the_report(real_corpus, tmp_path):
         assert row["sampler"] == "random" and row["chars_per_epoch"] == 8 * 32 * 35
         assert 1_000 < row["chars_per_s"] < 10_000_000 and 0 < row["s_per_epoch"] < 60  # a real timing
         assert row["peak_rss_mb"] > 100 and row["allocator"] == "tuned" and row["minor_faults_per_epoch"] >= 0
+        if row["model"] == "scratch":  # counted; the library layers' fused kernels are not
+            assert 1 < row["gflop_per_s"] < 10 * latest["machine"]["matmul_peak_gflop_per_s"]["fp32"]
+        else:
+            assert row["gflop_per_s"] is None
     assert len(list(tmp_path.glob("20*.json"))) == 1
     assert "lightning / plain" in result.stdout and "lightning / notebook" in result.stdout
 
