@@ -1,5 +1,6 @@
 """Perplexity of a checkpoint: `python scripts/evaluate.py ckpt_path=... split=test [adapt=best]`,
-or on any text: `python scripts/evaluate.py ckpt_path=... data.path=some.txt`."""
+or on any text: `python scripts/evaluate.py ckpt_path=... data.path=some.txt`; of an ensemble:
+`python scripts/evaluate.py 'ckpt_path=outputs/multirun/<sweep>/*/checkpoints/epoch*.ckpt' split=test`."""
 
 import sys
 
@@ -7,18 +8,26 @@ import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.cache import perplexity
-from lyrics_rnn.checkpoint import load_model, training_parts
+from lyrics_rnn.checkpoint import checkpoint_paths, load_model, read_checkpoint, training_parts
 from lyrics_rnn.cli import hydra_entry
 from lyrics_rnn.corpus import read_corpus
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.evaluate import adapted_perplexity, target_probs
+from lyrics_rnn.evaluate import adapted_perplexity, ensemble_probs
 from lyrics_rnn.ngram import KneserNey
 
 
 @hydra_entry("evaluate")
 def main(cfg: DictConfig) -> float:
-    model = load_model(cfg.ckpt_path, cfg.device)
-    vocab = model.vocab
+    paths = checkpoint_paths(cfg.ckpt_path)
+    models = [load_model(path, cfg.device) for path in paths]
+    vocab, data = models[0].vocab, [read_checkpoint(path).get("LyricsDataModule") for path in paths]
+    if any(m.vocab.idx_to_char != vocab.idx_to_char for m in models) or any(d != data[0] for d in data):
+        raise LyricsError(
+            f"the checkpoints {[str(p) for p in paths]} were trained on different data: an ensemble needs one."
+        )
+    if len(models) > 1:
+        print(f"an ensemble of {len(models)} checkpoints: the average of their probabilities")
+    nets = [model.net for model in models]
     if cfg.data.path:
         if cfg.adapt != "none":
             raise LyricsError(
@@ -29,7 +38,7 @@ def main(cfg: DictConfig) -> float:
             "text",
         )
     else:
-        parts, name = training_parts(cfg.ckpt_path), cfg.split
+        parts, name = training_parts(paths[0]), cfg.split
         if name not in ("val", "test") or not parts[name]:
             raise LyricsError(
                 f"split={name} names no part of this checkpoint's corpus; use split=val or split=test."
@@ -42,10 +51,10 @@ def main(cfg: DictConfig) -> float:
         )
     ids = {part: torch.from_numpy(vocab.encode(text)) for part, text in parts.items()}
     if cfg.adapt == "none":
-        ppl = perplexity(target_probs(model.net, ids[name], cfg.batch_size, cfg.num_steps))
+        ppl = perplexity(ensemble_probs(nets, ids[name], cfg.batch_size, cfg.num_steps))
     else:
         ngram = KneserNey(ids["train"].tolist(), len(vocab), cfg.ngram_order)
-        ppl, chosen = adapted_perplexity(model.net, ngram, ids["val"], ids[name], cfg.adapt, cfg.num_steps)
+        ppl, chosen = adapted_perplexity(nets, ngram, ids["val"], ids[name], cfg.adapt, cfg.num_steps)
         print(f"adapt={cfg.adapt}: {chosen}")
     print(f"{len(parts[name])} characters of {cfg.data.path or f'the {name} part'}")
     print(f"{'' if cfg.data.path else name + ' '}perplexity {ppl:.4f}")

@@ -201,3 +201,21 @@ def test_auto_val_batch_size_keeps_validation_a_tenth_of_an_epoch(compose_train)
     val, train = list(datamodule.val_dataloader()), datamodule.train_dataloader()
     assert len(val) <= max(1, math.ceil(len(train) / 10))
     assert sum(int((targets != IGNORE).sum()) for _, targets, _ in val) == len(datamodule.ids["val"]) - 1
+
+
+def test_evaluate_averages_an_ensemble_of_checkpoints(compose_train, tmp_path):
+    for seed in (0, 1):
+        train(
+            compose_train(
+                "model=lstm", "data.split=[0.6,0.2,0.2]", f"seed={seed}", out=tmp_path / f"run{seed}"
+            )
+        )
+    paths = [tmp_path / f"run{seed}" / "checkpoints" / "last.ckpt" for seed in (0, 1)]
+    models = [load_model(path) for path in paths]
+    ids = torch.from_numpy(models[0].vocab.encode(training_parts(paths[0])["test"]))
+    expected = perplexity(np.mean([target_probs(m.net, ids, 1, 5) for m in models], axis=0))
+    for spec in (f"ckpt_path=[{paths[0]},{paths[1]}]", f"ckpt_path={tmp_path}/run*/checkpoints/last.ckpt"):
+        result = run_script("evaluate.py", spec, "split=test", "num_steps=5", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "an ensemble of 2 checkpoints" in result.stdout
+        assert float(result.stdout.splitlines()[-1].split()[-1]) == pytest.approx(expected, rel=1e-6)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import pickle
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,18 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             f"{path} is not a lyrics-rnn checkpoint (no vocabulary in it); use one from a run's checkpoints/."
         )
     return checkpoint
+
+
+def checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
+    """One checkpoint, a list of them, or glob patterns (e.g. the best checkpoint of every run of a
+    sweep, for an ensemble), each pattern's matches in sorted order."""
+    paths = []
+    for item in [spec] if isinstance(spec, str) else list(spec):
+        matches = sorted(glob.glob(str(item))) if glob.has_magic(str(item)) else [str(item)]
+        if not matches:
+            raise CheckpointError(f"no checkpoint matches ckpt_path={item}; check the pattern.")
+        paths += [Path(match) for match in matches]
+    return paths
 
 
 def training_parts(path: str | Path) -> dict[str, str]:

@@ -74,7 +74,7 @@ class EvaluateDataSchema:
 
 @dataclass
 class EvaluateSchema(EntrySchema):
-    ckpt_path: str = MISSING
+    ckpt_path: Any = MISSING  # a path, a list of paths or glob patterns (an ensemble)
     split: str | None = MISSING
     adapt: str = MISSING
     data: EvaluateDataSchema = MISSING
