@@ -38,6 +38,33 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(compose_train, tmp_pat
         assert curve(whole, tag)[:2] == curve(first, tag)
 
 
+STEP_CHECKPOINTS = (
+    "+callbacks.steps._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+    "+callbacks.steps.every_n_train_steps=5",
+    "+callbacks.steps.save_top_k=-1",
+    "+callbacks.steps.filename='step{step}'",
+    "+callbacks.steps.auto_insert_metric_name=false",
+)
+
+
+@pytest.mark.parametrize("sampler", ["sampler=random", "sampler=consecutive"])
+def test_a_mid_epoch_checkpoint_resumes_at_the_next_batch_bit_for_bit(compose_train, tmp_path, sampler):
+    """Checkpoints every 5 steps (epochs of 14 batches); resumed from step 5, in the first epoch, the
+    run ends with the uninterrupted run's weights and logs its per-epoch values (the carried state, the
+    epoch's running sums and the dropout RNG travel in the checkpoint)."""
+    model = ["model=lstm", "model.dropout=0.3", "model.num_layers=2", sampler]
+    whole, second = tmp_path / "whole", tmp_path / "second"
+    train(compose_train(*model, *STEP_CHECKPOINTS, "trainer.max_epochs=2", out=whole))
+    mid = whole / "checkpoints" / "step5.ckpt"
+    assert read_checkpoint(mid)["LyricsDataModule"]["batches_done"] == 5
+    train(compose_train(*model, "trainer.max_epochs=2", f"ckpt_path={mid}", out=second))
+    expected = read_checkpoint(whole / "checkpoints" / "last.ckpt")["state_dict"]
+    resumed = read_checkpoint(second / "checkpoints" / "last.ckpt")["state_dict"]
+    assert all(torch.equal(expected[name], resumed[name]) for name in expected)
+    for tag in ("train/ppl", "val/ppl", "train/grad_norm"):
+        assert curve(whole, tag) == curve(second, tag)
+
+
 def test_missing_resume_checkpoint_is_a_clear_error(compose_train, tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         train(compose_train(f"ckpt_path={tmp_path / 'nope.ckpt'}"))

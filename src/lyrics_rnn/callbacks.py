@@ -77,6 +77,9 @@ class EpochSpeed(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start, self.stop, self.chars = now(pl_module.device), None, 0
 
+    # A run resumed mid-epoch starts inside an epoch, without on_train_epoch_start: the clock starts here.
+    on_train_start = on_train_epoch_start
+
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
     ) -> None:

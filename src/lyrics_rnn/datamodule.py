@@ -104,14 +104,20 @@ class LyricsDataModule(L.LightningDataModule):
         return len(self.ids.get(part, ())) > 0
 
     def state_dict(self) -> dict[str, Any]:
-        """What defines the parts: Lightning saves it in every checkpoint, so evaluation rebuilds them."""
+        """What defines the parts (so evaluation rebuilds them) and how far into its epoch training is
+        (so a mid-epoch checkpoint resumes at the next batch): Lightning saves it in every checkpoint."""
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed if self.trainer else 0
         return {
             "path": str(self.path),
             "member": self.member,
             "num_sample": self.num_sample,
             "split": self.split,
             "min_freq": self.min_freq,
+            "batches_done": done if done < len(self.train_sampler) else 0,  # an epoch's end: none
         }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.train_sampler.resume_at(state_dict.get("batches_done", 0))
 
     def _streams(self, part: str, rank: int, world_size: int) -> list:
         num_streams = self.val_batch_size

@@ -9,6 +9,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import move_data_to_device
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -42,6 +43,14 @@ class TokenMean(Metric):
 
     def compute(self) -> Tensor:
         return (self.total / self.count).float()
+
+
+def set_rng_state(rng_state: dict[str, Any]) -> None:
+    """Set the global RNGs saved in a checkpoint (those it holds)."""
+    if "torch" in rng_state:
+        torch.set_rng_state(rng_state["torch"].cpu())
+    if "cuda" in rng_state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([state.cpu() for state in rng_state["cuda"]])
 
 
 class CharLM(L.LightningModule):
@@ -95,6 +104,7 @@ class CharLM(L.LightningModule):
         self.register_buffer("first_bad_step", torch.tensor(-1), persistent=False)
         self.max_loss = min(10 * math.log(max(len(self.vocab), 2)), math.log(torch.finfo(torch.float32).max))
         self.states: dict[str, State | None] = dict.fromkeys(STAGES)
+        self.rng_at_start: dict[str, Any] = {}
 
     def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         return self.net(inputs, state)
@@ -124,6 +134,12 @@ class CharLM(L.LightningModule):
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def on_train_start(self) -> None:
+        # Resumed mid-epoch: the restored state joins the module on its device; the RNG as it was saved.
+        self.states["train"] = move_data_to_device(self.states["train"], self.device)
+        set_rng_state(self.rng_at_start)
+        self.rng_at_start = {}
 
     def on_train_epoch_end(self) -> None:
         # Runs before the checkpoint callbacks: a diverged epoch never overwrites a good checkpoint.
@@ -191,13 +207,32 @@ class CharLM(L.LightningModule):
         checkpoint["rng_state"] = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             checkpoint["rng_state"]["cuda"] = torch.cuda.get_rng_state_all()
+        # Mid-epoch, also the carried state and the epoch's running sums: the rest of the epoch then
+        # trains and logs as if never interrupted.
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if 0 < done < self.trainer.num_training_batches:
+            state = self.states["train"]
+            checkpoint["epoch_so_far"] = {
+                "state": None if state is None else detach_state(state),
+                "metrics": {
+                    name: dict(getattr(self, name).metric_state) for name in ("train_loss", "grad_norm")
+                },
+            }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        rng_state = checkpoint.get("rng_state", {})
-        if "torch" in rng_state:
-            torch.set_rng_state(rng_state["torch"].cpu())
-        if "cuda" in rng_state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([state.cpu() for state in rng_state["cuda"]])
+        set_rng_state(checkpoint.get("rng_state", {}))
+        so_far = checkpoint.get("epoch_so_far")
+        if so_far is None:
+            return
+        self.states["train"] = so_far["state"]
+        for name, values in so_far["metrics"].items():
+            metric = getattr(self, name)
+            for key, value in values.items():
+                setattr(metric, key, value.to(self.device))
+            metric._update_count = 1  # sums restored: compute() reads them without a warning
+        # Lightning draws from the global RNG when it creates the data iterator, which an uninterrupted
+        # run did at the start of the epoch: the saved state is set again once training starts.
+        self.rng_at_start = checkpoint.get("rng_state", {})
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
         if self.make_optimizer is None:

@@ -73,7 +73,7 @@ class WindowSampler(Sampler[tuple[Tensor, bool]]):
 
     def __init__(self, num_tokens: int, batch_size: int, num_steps: int) -> None:
         self.num_tokens, self.batch_size, self.num_steps = num_tokens, batch_size, num_steps
-        self.epoch, self.rank, self.world_size = 0, 0, 1
+        self.epoch, self.rank, self.world_size, self.skip = 0, 0, 1, 0
         self._num_batches = len(self.starts())  # validates the sizes up front, before any training
 
     def set_epoch(self, epoch: int) -> None:
@@ -98,8 +98,14 @@ class WindowSampler(Sampler[tuple[Tensor, bool]]):
     def __len__(self) -> int:
         return self._num_batches
 
+    def resume_at(self, batch: int) -> None:
+        """The next epoch's iteration starts at `batch` (a run resumed from a mid-epoch checkpoint);
+        the ones after it start at 0 again."""
+        self.skip = batch
+
     def __iter__(self) -> Iterator[tuple[Tensor, bool]]:
-        for index, row in enumerate(self.starts()):
+        skip, self.skip = self.skip, 0
+        for index, row in enumerate(self.starts()[skip:], start=skip):
             yield row[self.rank :: self.world_size], index == 0 or not self.carries_state
 
 
