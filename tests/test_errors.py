@@ -128,6 +128,11 @@ CASES = {
         "full_key: batch_size",
     ),
     "evaluate a directory": ("evaluate.py", ["ckpt_path={ckpt}", "data.path={folder}"], "is a directory"),
+    "evaluate an empty ensemble": (
+        "evaluate.py",
+        ["ckpt_path={folder}/*/last.ckpt"],
+        "no checkpoint matches",
+    ),
     "evaluate diverged checkpoint": ("evaluate.py", ["ckpt_path={nan_ckpt}"], "non-finite weights"),
     "ngram without test part": (
         "ngram.py",

@@ -68,7 +68,7 @@ def checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
     """One checkpoint, a list of them, or glob patterns (e.g. the best checkpoint of every run of a
     sweep, for an ensemble), each pattern's matches in sorted order."""
     paths = []
-    for item in [spec] if isinstance(spec, str) else list(spec):
+    for item in list(spec) if isinstance(spec, Sequence) and not isinstance(spec, str) else [spec]:
         matches = sorted(glob.glob(str(item))) if glob.has_magic(str(item)) else [str(item)]
         if not matches:
             raise CheckpointError(f"no checkpoint matches ckpt_path={item}; check the pattern.")
