@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lyrics_rnn.corpus import CorpusError, Vocab, ensure_corpus, preprocess, read_text
+from lyrics_rnn.corpus import CorpusError, Vocab, ensure_corpus, open_corpus, read_corpus
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -19,59 +19,67 @@ def make_zip(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
+def raw(path: Path, member: str | None = None) -> str:
+    """The file's text as it is, line breaks untouched."""
+    with open_corpus(path, member) as stream:
+        return stream.read()
+
+
 def test_reads_first_zip_member_and_named_member(tmp_path):
     path = make_zip(tmp_path / "c.zip", {"a.txt": "甲乙".encode(), "b.txt": "丙".encode()})
-    assert read_text(path) == "甲乙"
-    assert read_text(path, member="b.txt") == "丙"
+    assert raw(path) == "甲乙"
+    assert raw(path, member="b.txt") == "丙"
 
 
 def test_zip_without_the_member_names_the_members(tmp_path):
     path = make_zip(tmp_path / "c.zip", {"a.txt": b"x"})
     with pytest.raises(CorpusError, match=r"no member 'lyrics.txt'.*data.member.*a.txt"):
-        read_text(path, member="lyrics.txt")
+        raw(path, member="lyrics.txt")
 
 
 def test_reads_plain_utf8_text(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("你好\n世界", encoding="utf-8")
-    assert read_text(path) == "你好\n世界"
+    assert raw(path) == "你好\n世界"
 
 
 def test_non_utf8_text_is_refused_with_a_fix(tmp_path):
     path = tmp_path / "gbk.txt"
     path.write_bytes("周杰伦".encode("gbk"))
     with pytest.raises(CorpusError, match="not UTF-8.*iconv"):
-        read_text(path)
+        raw(path)
 
 
 def test_missing_file_says_which_override_to_use(tmp_path):
     with pytest.raises(CorpusError, match=r"not found.*data.path"):
-        read_text(tmp_path / "nope.txt")
+        raw(tmp_path / "nope.txt")
 
 
 def test_corrupt_zip_is_refused(tmp_path):
     path = tmp_path / "bad.zip"
     path.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CorpusError, match="not a valid zip"):
-        read_text(path)
+        raw(path)
 
 
 def test_empty_corpus_is_refused(tmp_path):
     path = tmp_path / "empty.txt"
     path.write_bytes(b"")
     with pytest.raises(CorpusError, match="empty"):
-        read_text(path)
+        raw(path)
 
 
-def test_preprocess_replaces_line_breaks_as_text_mode_reads_them_and_truncates():
-    assert preprocess("\ufeffa\nb\r\nc\rd") == "a b c d"  # one space per line break, no BOM
-    assert preprocess("a\nbcdef", num_sample=3) == "a b"
+def test_preprocessing_replaces_line_breaks_as_text_mode_reads_them_and_truncates(tmp_path):
+    (path := tmp_path / "c.txt").write_bytes("\ufeffa\nb\r\nc\rd".encode())
+    assert read_corpus(path) == "a b c d"  # one space per line break, no BOM
+    (path := tmp_path / "d.txt").write_bytes(b"a\nbcdef")
+    assert read_corpus(path, num_sample=3) == "a b"
 
 
 def test_real_corpus_matches_reference(real_corpus):
-    text = read_text(real_corpus)
-    assert len(text) == 63282 and len(set(text)) == 2583
-    sample = preprocess(text, 10000)
+    text = raw(real_corpus)
+    assert len(text) == 63282 and len(set(text)) == 2583  # the file as REFERENCE.md describes it
+    sample = read_corpus(real_corpus, num_sample=10000)
     assert len(sample) == 10000 and len(Vocab.from_text(sample)) == 1027
 
 
@@ -85,8 +93,8 @@ def test_vocab_round_trip_and_unknown_characters():
 def test_vocab_is_the_same_in_every_process(real_corpus):
     """The notebook's set() order changes with PYTHONHASHSEED; ours must not."""
     code = (
-        "from lyrics_rnn.corpus import Vocab, preprocess, read_text;"
-        f"print(''.join(Vocab.from_text(preprocess(read_text({str(real_corpus)!r}), 10000)).idx_to_char))"
+        "from lyrics_rnn.corpus import Vocab, read_corpus;"
+        f"print(''.join(Vocab.from_text(read_corpus({str(real_corpus)!r}, num_sample=10000)).idx_to_char))"
     )
     outputs = {
         subprocess.run(
@@ -120,7 +128,7 @@ def test_download_checks_the_hash_and_moves_into_place(http_server, tmp_path):
     target = tmp_path / "data" / "lyrics.zip"
     path = ensure_corpus(target, f"{base}/lyrics.zip", hashlib.sha256(data).hexdigest())
     assert path == target and target.read_bytes() == data
-    assert read_text(path) == "分开"
+    assert raw(path) == "分开"
 
 
 def test_download_with_wrong_hash_leaves_nothing(http_server, tmp_path):

@@ -1,20 +1,22 @@
-"""Preparing a corpus once: chunked reading gives exactly the characters and ids of reading it whole;
+"""Preparing a corpus once: chunked reading gives exactly the characters and ids of the notebook's preprocessing of the whole text;
 the cache is memory-mapped, keyed by content and settings, and never trusted when damaged."""
 
 import numpy as np
 import pytest
 
-from lyrics_rnn import prepare as prepare_module
+from lyrics_rnn import corpus as corpus_module
 from lyrics_rnn.corpus import Vocab
-from lyrics_rnn.datamodule import read_parts
+from lyrics_rnn.datamodule import split_text
 from lyrics_rnn.prepare import prepare
 
 TEXT = "\ufeff分开\r\n我不要再想\r我不\n不知不觉 你已经离开我\r\n\r\nabc" * 7
 
 
-def uncached(path, num_sample, split, min_freq):
-    """The simple path: the whole text in memory, the vocabulary from the training part."""
-    parts = read_parts(path, None, num_sample, split)
+def uncached(num_sample, split, min_freq):
+    """The reference: TEXT as the notebook's text-mode read and replace calls preprocess it, whole, the
+    vocabulary from the training part."""
+    text = TEXT.removeprefix("\ufeff").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    parts = split_text(text if num_sample is None else text[:num_sample], split)
     vocab = Vocab.from_text(parts["train"], min_freq, heldout=parts["val"] + parts["test"])
     return vocab, {name: vocab.encode(text) for name, text in parts.items()}
 
@@ -24,9 +26,9 @@ def uncached(path, num_sample, split, min_freq):
 def test_chunked_preparation_equals_reading_the_whole_text(tmp_path, monkeypatch, chunk, num_sample):
     corpus = tmp_path / "c.txt"
     corpus.write_bytes(TEXT.encode())
-    monkeypatch.setattr(prepare_module, "CHUNK_CHARS", chunk)
+    monkeypatch.setattr(corpus_module, "CHUNK_CHARS", chunk)
     vocab, ids = prepare(corpus, None, num_sample, (0.8, 0.1, 0.1), 2)
-    expected_vocab, expected = uncached(corpus, num_sample, (0.8, 0.1, 0.1), 2)
+    expected_vocab, expected = uncached(num_sample, (0.8, 0.1, 0.1), 2)
     assert vocab.idx_to_char == expected_vocab.idx_to_char
     for name in expected:
         assert ids[name].dtype == np.uint16 and ids[name].tolist() == expected[name].tolist()

@@ -16,6 +16,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException, InstantiationException
 from hydra.types import RunMode
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -41,22 +42,16 @@ def one_line(text: object) -> str:
     return " ".join(line for line in lines if line and not line.startswith("object_type="))
 
 
-def _is_misconfiguration(error: BaseException | None) -> bool:
-    """Lightning's error for impossible Trainer settings, recognised without importing Lightning (5 s),
-    so that a mistyped override fails at once."""
-    return any(kind.__name__ == "MisconfigurationException" for kind in type(error).__mro__)
-
-
 def user_message(error: BaseException) -> str | None:
     """The one-line message for an error the user can fix, or None for a bug (show its traceback)."""
     if isinstance(error, InstantiationException):
         # A constructor refused its settings: its own message, and which config node it was.
-        cause, node = error.__cause__, str(error).rpartition("full_key: ")[2].strip()
-        if isinstance(cause, ValueError | TypeError | ImportError) or _is_misconfiguration(cause):
+        cause, (_, key, node) = error.__cause__, str(error).rpartition("full_key: ")
+        if isinstance(cause, ValueError | TypeError | ImportError | MisconfigurationException):
             inner = user_message(cause) or one_line(cause)
-            return f"{inner} (in {node})" if node and "full_key" in str(error) else inner
+            return f"{inner} (in {node.strip()})" if key else inner
         return None
-    if isinstance(error, LyricsError | OmegaConfBaseException) or _is_misconfiguration(error):
+    if isinstance(error, LyricsError | OmegaConfBaseException | MisconfigurationException):
         return one_line(error)
     if isinstance(error, CompactHydraException):  # composition: unknown key, wrong type, missing option
         cause = error.__cause__

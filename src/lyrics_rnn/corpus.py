@@ -95,14 +95,6 @@ def open_corpus(
             ) from error
 
 
-def read_text(
-    path: str | Path, member: str | None = None, max_chars: int | None = None, max_bytes: int = MAX_BYTES
-) -> str:
-    """The corpus's text, or its first `max_chars` characters (only the bytes they take are read)."""
-    with open_corpus(path, member, max_chars, max_bytes) as stream:
-        return stream.read(-1 if max_chars is None else max_chars)
-
-
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
@@ -128,18 +120,43 @@ def raw_chars(num_sample: int | None) -> int | None:
     return None if num_sample is None else 2 * num_sample + 1
 
 
+CHUNK_CHARS = 1 << 23  # characters read at a time: memory stays flat whatever the corpus's size
+SPACE, CR, LF = (ord(c) for c in " \r\n")
+
+
+def preprocessed_chunks(
+    path: str | Path, member: str | None = None, num_sample: int | None = None, max_bytes: int = MAX_BYTES
+) -> Iterator[np.ndarray]:
+    """The notebook's preprocessing, as arrays of code points read a chunk at a time: each line break
+    (\\n, \\r\\n or \\r, as a text-mode read sees them) becomes one space, a leading byte-order mark is
+    dropped, then the first `num_sample` characters only (no more of the file is read)."""
+    left, budget, first, held_cr = num_sample, raw_chars(num_sample), True, False
+    with open_corpus(path, member, budget, max_bytes) as stream:
+        while left is None or left > 0:
+            text = stream.read(CHUNK_CHARS if budget is None else min(CHUNK_CHARS, budget))
+            if not text:
+                return
+            budget = None if budget is None else budget - len(text)
+            codes = code_points(text.removeprefix("\ufeff") if first else text)
+            first = False
+            if held_cr and len(codes) and codes[0] == LF:  # the \n of a \r\n cut by the chunk boundary
+                codes = codes[1:]
+            held_cr = bool(len(codes)) and codes[-1] == CR
+            pairs = (codes[:-1] == CR) & (codes[1:] == LF)
+            codes = codes[np.concatenate([[True], ~pairs])] if len(codes) else codes  # \r\n -> \r
+            codes = np.where((codes == CR) | (codes == LF), SPACE, codes).astype(np.uint32)
+            if left is not None:
+                codes, left = codes[:left], left - min(left, len(codes))
+            if len(codes):
+                yield codes
+
+
 def read_corpus(
     path: str | Path, member: str | None = None, num_sample: int | None = None, max_bytes: int = MAX_BYTES
 ) -> str:
-    """The corpus preprocessed as the notebook does, reading no more of the file than `num_sample` needs."""
-    return preprocess(read_text(path, member, raw_chars(num_sample), max_bytes), num_sample)
-
-
-def preprocess(text: str, num_sample: int | None = None) -> str:
-    """The notebook's preprocessing: each line break (\\n, \\r\\n or \\r, as a text-mode read sees them)
-    becomes one space, a leading byte-order mark is dropped, then the first `num_sample` characters."""
-    text = text.removeprefix("\ufeff").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return text if num_sample is None else text[:num_sample]
+    """The whole preprocessed corpus as one string (for texts that fit in memory)."""
+    chunks = list(preprocessed_chunks(path, member, num_sample, max_bytes))
+    return np.concatenate(chunks).tobytes().decode("utf-32-le") if chunks else ""
 
 
 UNK = "<unk>"

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lyrics_rnn.corpus import MAX_BYTES, Vocab, ensure_corpus, read_corpus
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.prepare import prepare, split_lengths
+from lyrics_rnn.prepare import cut, prepare, split_lengths
 from lyrics_rnn.samplers import WindowSampler, stream_batches, windows
 
 log = logging.getLogger(__name__)
@@ -37,9 +36,7 @@ class WindowDataset(Dataset):
 
 def split_text(text: str, split: Sequence[float]) -> dict[str, str]:
     """Contiguous parts: the first share of the text trains, the next validates, the last tests."""
-    lengths = split_lengths(len(text), split)
-    ends = np.cumsum(list(lengths.values()))
-    return {name: text[end - length : end] for (name, length), end in zip(lengths.items(), ends, strict=True)}
+    return cut(text, split_lengths(len(text), split))
 
 
 def read_parts(
@@ -51,6 +48,14 @@ def read_parts(
 ) -> dict[str, str]:
     """The corpus file, preprocessed as the notebook does, cut into its train / val / test texts."""
     return split_text(read_corpus(path, member, num_sample, max_bytes), split)
+
+
+def batches_done(trainer: L.Trainer | None) -> int:
+    """The batches of the current training epoch trained so far: 0 at an epoch's end, or unattached."""
+    if trainer is None:
+        return 0
+    done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+    return done if done < trainer.num_training_batches else 0
 
 
 class LyricsDataModule(L.LightningDataModule):
@@ -106,14 +111,13 @@ class LyricsDataModule(L.LightningDataModule):
     def state_dict(self) -> dict[str, Any]:
         """What defines the parts (so evaluation rebuilds them) and how far into its epoch training is
         (so a mid-epoch checkpoint resumes at the next batch): Lightning saves it in every checkpoint."""
-        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed if self.trainer else 0
         return {
             "path": str(self.path),
             "member": self.member,
             "num_sample": self.num_sample,
             "split": self.split,
             "min_freq": self.min_freq,
-            "batches_done": done if done < len(self.train_sampler) else 0,  # an epoch's end: none
+            "batches_done": batches_done(self.trainer),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

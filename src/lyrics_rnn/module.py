@@ -17,6 +17,7 @@ from torchmetrics import Metric
 from torchmetrics.aggregation import MeanMetric
 
 from lyrics_rnn.corpus import Vocab
+from lyrics_rnn.datamodule import batches_done
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models import State, build_network, detach_state
 from lyrics_rnn.samplers import IGNORE
@@ -209,8 +210,7 @@ class CharLM(L.LightningModule):
             checkpoint["rng_state"]["cuda"] = torch.cuda.get_rng_state_all()
         # Mid-epoch, also the carried state and the epoch's running sums: the rest of the epoch then
         # trains and logs as if never interrupted.
-        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        if 0 < done < self.trainer.num_training_batches:
+        if batches_done(self.trainer):
             state = self.states["train"]
             checkpoint["epoch_so_far"] = {
                 "state": None if state is None else detach_state(state),

@@ -8,8 +8,9 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,8 +20,8 @@ from lyrics_rnn.corpus import (
     UNK,
     CorpusError,
     Vocab,
-    code_points,
     open_corpus,
+    preprocessed_chunks,
     raw_chars,
 )
 from lyrics_rnn.errors import LyricsError
@@ -28,35 +29,8 @@ from lyrics_rnn.files import write_atomically
 
 log = logging.getLogger(__name__)
 
-CHUNK_CHARS = 1 << 23  # characters read at a time: memory stays flat whatever the corpus's size
-SPACE, CR, LF = (ord(c) for c in " \r\n")
+T = TypeVar("T", str, np.ndarray)
 FORMAT = 1  # bump when the preprocessing or the file layout changes: old entries are then not used
-
-
-def code_chunks(
-    path: Path, member: str | None, num_sample: int | None, max_bytes: int
-) -> Iterator[np.ndarray]:
-    """The preprocessed corpus as arrays of code points, chunk by chunk: each line break (\\n, \\r\\n or
-    \\r) one space, a leading byte-order mark dropped, the first `num_sample` characters only; the same
-    characters as `corpus.read_corpus`, which holds them all at once."""
-    left, first, held_cr = num_sample, True, False
-    with open_corpus(path, member, raw_chars(num_sample), max_bytes) as stream:
-        while left is None or left > 0:
-            text = stream.read(CHUNK_CHARS)
-            if not text:
-                return
-            codes = code_points(text.removeprefix("\ufeff") if first else text)
-            first = False
-            if held_cr and len(codes) and codes[0] == LF:  # the \n of a \r\n cut by the chunk boundary
-                codes = codes[1:]
-            held_cr = bool(len(codes)) and codes[-1] == CR
-            pairs = (codes[:-1] == CR) & (codes[1:] == LF)
-            codes = codes[np.concatenate([[True], ~pairs])] if len(codes) else codes  # \r\n -> \r
-            codes = np.where((codes == CR) | (codes == LF), SPACE, codes).astype(np.uint32)
-            if left is not None:
-                codes, left = codes[:left], left - min(left, len(codes))
-            if len(codes):
-                yield codes
 
 
 def prepare(
@@ -89,16 +63,15 @@ def prepare(
         if cached is not None:
             return cached
     log.info("preparing %s (read, vocabulary, ids: three passes)", path)
-    total = sum(len(codes) for codes in code_chunks(path, member, num_sample, max_bytes))
+    total = sum(len(codes) for codes in preprocessed_chunks(path, member, num_sample, max_bytes))
     if total == 0:
         raise CorpusError(f"{path} holds no text after preprocessing; give a corpus with some text in it.")
     lengths = split_lengths(total, split)
     vocab = training_vocab(path, member, num_sample, max_bytes, lengths["train"], min_freq)
     ids = encode(path, member, num_sample, max_bytes, vocab)
-    parts = dict(zip(lengths, np.split(ids, np.cumsum(list(lengths.values()))[:2]), strict=True))
     if entry is not None:
         write_entry(entry, vocab, ids, lengths)
-    return vocab, parts
+    return vocab, cut(ids, lengths)
 
 
 def file_digest(path: Path) -> str:
@@ -107,7 +80,8 @@ def file_digest(path: Path) -> str:
 
 
 def split_lengths(total: int, split: Sequence[float]) -> dict[str, int]:
-    """The lengths of the contiguous train / val / test parts (as `datamodule.split_text` cuts them)."""
+    """The lengths of the contiguous train / val / test parts: the first share trains, the next
+    validates, the last tests."""
     if len(split) != 3 or min(split) < 0 or not math.isclose(sum(split), 1) or split[0] <= 0:
         raise LyricsError(
             f"data.split={list(split)} must be three shares [train, val, test] >= 0 that sum to 1, "
@@ -117,12 +91,20 @@ def split_lengths(total: int, split: Sequence[float]) -> dict[str, int]:
     return {"train": total - num_val - num_test, "val": num_val, "test": num_test}
 
 
+def cut(sequence: T, lengths: dict[str, int]) -> dict[str, T]:
+    """A text or an id array cut into its consecutive parts of these lengths."""
+    ends = np.cumsum(list(lengths.values())).tolist()
+    return {
+        name: sequence[end - length : end] for (name, length), end in zip(lengths.items(), ends, strict=True)
+    }
+
+
 def training_vocab(
     path: Path, member: str | None, num_sample: int | None, max_bytes: int, num_train: int, min_freq: int
 ) -> Vocab:
     """`Vocab.from_text` of the first `num_train` characters, counted a chunk at a time."""
     train_counts, heldout_seen, seen = np.zeros(NUM_CODES, np.int64), np.zeros(NUM_CODES, bool), 0
-    for codes in code_chunks(path, member, num_sample, max_bytes):
+    for codes in preprocessed_chunks(path, member, num_sample, max_bytes):
         cut = max(0, min(len(codes), num_train - seen))
         train_counts += np.bincount(codes[:cut], minlength=NUM_CODES)
         heldout_seen[codes[cut:]] = True
@@ -138,32 +120,37 @@ def encode(
     known = [(ord(c), i) for i, c in enumerate(vocab.idx_to_char) if c != UNK]
     table[[c for c, _ in known]] = [i for _, i in known]
     dtype = np.uint16 if len(vocab) <= 1 << 16 else np.uint32
-    chunks = [table[codes].astype(dtype) for codes in code_chunks(path, member, num_sample, max_bytes)]
+    chunks = [
+        table[codes].astype(dtype) for codes in preprocessed_chunks(path, member, num_sample, max_bytes)
+    ]
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype)
+
+
+def entry_files(entry: Path) -> tuple[Path, Path]:
+    """The ids file and the description file of a cache entry."""
+    return entry.with_name(entry.name + ".npy"), entry.with_name(entry.name + ".json")
 
 
 def write_entry(entry: Path, vocab: Vocab, ids: np.ndarray, lengths: dict[str, int]) -> None:
     """The ids file, then its description (vocabulary, part lengths, the ids' hash): an entry counts
     only once both are in place, each written atomically."""
-    write_atomically(entry.with_name(entry.name + ".npy"), lambda file: np.save(file, ids))
+    ids_file, meta_file = entry_files(entry)
+    write_atomically(ids_file, lambda file: np.save(file, ids))
     meta = {"vocab": vocab.idx_to_char, "lengths": lengths, "sha256": hashlib.sha256(ids.data).hexdigest()}
-    write_atomically(
-        entry.with_name(entry.name + ".json"), lambda file: file.write(json.dumps(meta).encode())
-    )
-    log.info("prepared %d characters into %s", len(ids), entry.with_name(entry.name + ".npy"))
+    write_atomically(meta_file, lambda file: file.write(json.dumps(meta).encode()))
+    log.info("prepared %d characters into %s", len(ids), ids_file)
 
 
 def read_entry(entry: Path) -> tuple[Vocab, dict[str, np.ndarray]] | None:
     """A cached entry, memory-mapped, if it is whole and its ids hash as recorded; None otherwise (then
     it is prepared again and rewritten, never trusted)."""
     try:
-        meta = json.loads(entry.with_name(entry.name + ".json").read_text())
-        ids = np.load(entry.with_name(entry.name + ".npy"), mmap_mode="c")
+        ids_file, meta_file = entry_files(entry)
+        meta = json.loads(meta_file.read_text())
+        ids = np.load(ids_file, mmap_mode="c")
     except (OSError, ValueError):
         return None
     if hashlib.sha256(ids.data).hexdigest() != meta.get("sha256"):
         log.warning("cache entry %s is damaged; preparing the corpus again", entry)
         return None
-    lengths = meta["lengths"]
-    parts = dict(zip(lengths, np.split(ids, np.cumsum(list(lengths.values()))[:2]), strict=True))
-    return Vocab(meta["vocab"]), parts
+    return Vocab(meta["vocab"]), cut(ids, meta["lengths"])
