@@ -1,5 +1,6 @@
 """Training speed: Lightning vs a plain PyTorch loop vs the notebook, `python scripts/benchmark.py [--quick]`;
-start-up on a large generated corpus, `python scripts/benchmark.py --data 100`."""
+start-up on a large generated corpus, `python scripts/benchmark.py --data 100`; the scratch RNN's
+recurrence alone, `python scripts/benchmark.py --recurrence`."""
 
 import argparse
 import os
@@ -11,6 +12,7 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the pack
 
 from benchmarks.data import run_data  # noqa: E402
 from benchmarks.flops import matmul_peak  # noqa: E402
+from benchmarks.recurrence import time_recurrence  # noqa: E402
 from benchmarks.speed import machine, ratios, run_all, table, write_report  # noqa: E402
 from lyrics_rnn.hardware import auto_precision  # noqa: E402
 from lyrics_rnn.models import CELLS  # noqa: E402
@@ -37,12 +39,21 @@ def main() -> None:
     parser.add_argument(
         "--data", type=int, metavar="MB", help="instead: start-up of a generated corpus of MB megabytes"
     )
+    parser.add_argument(
+        "--recurrence", action="store_true", help="instead: the scratch RNN's recurrence, two ways"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmark")
     args = parser.parse_args()
     os.environ.setdefault("PROJECT_ROOT", str(ROOT))
     if args.data:
         print(f"machine: {machine('cpu')}")
         print("\n".join(run_data(args.data, args.out / "data")))
+        return
+    if args.recurrence:
+        print(f"machine: {machine('cpu')}")
+        times = time_recurrence()
+        print("\n".join(f"{name}: {ms:.2f} ms forward + backward" for name, ms in times.items()))
+        print(f"speed-up: {times['autograd'] / times['written out']:.2f}x")
         return
 
     models = ["scratch", "lstm"] if args.quick else list(CELLS)

@@ -1,5 +1,6 @@
 """The classical baseline: `python scripts/ngram.py data=jaychou_heldout [order=6]` prints the validation
-and test perplexities of an interpolated Kneser-Ney character n-gram, static and with a cache."""
+and test perplexities of an interpolated Kneser-Ney character n-gram: static; with the cache of the text
+already scored (its longest matching context predicts); with that cache at every context length."""
 
 import numpy as np
 import torch
@@ -26,7 +27,8 @@ def main(cfg: DictConfig) -> dict[str, float]:
     model = KneserNey(ids["train"].tolist(), len(vocab), cfg.order)
     val, test = (baselines(model, ids[name], cfg.cache_order) for name in ("val", "test"))
     results = {}
-    for recipe, label in (("ngram", ""), ("ngram+cache", " with cache")):  # cache weights chosen on val
+    recipes = {"ngram": "", "ngram+cache": " with cache", "ngram+caches": " with cache of every order"}
+    for recipe, label in recipes.items():  # cache weights chosen on validation
         val_ppl, test_ppl = fitted_perplexities(recipe, val, test)
         results[f"val perplexity{label}"], results[f"test perplexity{label}"] = val_ppl, test_ppl
     print(f"Kneser-Ney {cfg.order}-gram, {len(ids['train'])} training characters, vocabulary of {len(vocab)}")

@@ -65,6 +65,7 @@ CASES = {
     "unknown experiment": ("train.py", ["experiment=foo"], "Could not find 'experiment/foo'"),
     "unknown model key": ("train.py", ["model.foo=1"], "Key 'foo' not in"),
     "num_hiddens zero": ("train.py", ["model.num_hiddens=0"], "model.num_hiddens=0"),
+    "ensemble zero": ("train.py", ["model.ensemble=0"], "model.ensemble=0"),
     "dropout above 1": ("train.py", ["model=lstm", "model.output_dropout=1.5"], "model.output_dropout=1.5"),
     "tied without embedding": (
         "train.py",

@@ -7,10 +7,11 @@ import random
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from helpers import compose_config, events, run_script
 from hydra.utils import instantiate
 
-from lyrics_rnn.cache import context_cache, fit_weights, perplexity
+from lyrics_rnn.cache import context_cache, fit_weights, longest_match, perplexity
 from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.corpus import UNK
 from lyrics_rnn.datamodule import split_text
@@ -73,8 +74,11 @@ def test_order_one_is_the_discounted_unigram():
 def test_cache_never_sees_a_character_before_it_is_scored():
     ids = [1, 2, 3, 1, 2, 3, 1, 2, 4]
     probs, lengths = context_cache(ids)
-    assert probs[0] == 0 and lengths[0] == 0  # nothing seen yet
-    assert lengths[4] == 2 and probs[4] == 1.0  # "1 2" was followed by 3 once before
+    assert not probs[0].any() and lengths[0] == 0  # nothing seen yet
+    assert lengths[4] == 2 and probs[4, 2] == 1.0  # "1 2" was followed by 3 once before
+    assert probs[4, 0] == pytest.approx(1 / 4)  # order 0: 3 is one of the 4 characters scored so far
+    assert longest_match(probs, lengths)[4] == 1.0 and longest_match(probs, lengths)[0] == 0
+    assert lengths[7] == 5 and probs[7, 5] == 0  # "1 2 3 1 2" was followed by 3, not by the 4 scored
     changed, _ = context_cache([*ids[:7], 9, 9])  # the future differs: the past's scores do not
     assert np.array_equal(changed[:6], probs[:6])
 
@@ -219,3 +223,67 @@ def test_evaluate_averages_an_ensemble_of_checkpoints(compose_train, tmp_path):
         assert result.returncode == 0, result.stderr
         assert "an ensemble of 2 checkpoints" in result.stdout
         assert float(result.stdout.splitlines()[-1].split()[-1]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_token_dropout_drops_whole_characters_for_the_batch():
+    torch.manual_seed(0)
+    net = build_network("lstm", 40, 8, embedding_dim=6, token_dropout=0.5)
+    seen = []
+    net.rnn.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    inputs = torch.arange(40).repeat(2)[None]  # every character twice
+    with torch.no_grad():
+        net(inputs, None)
+    first, second = seen[0][0].split(40)
+    assert torch.equal(first, second)  # a character is dropped everywhere in the batch, or nowhere
+    scale = (first.norm(dim=1) / net.embedding.weight.detach().norm(dim=1)).round(decimals=4)
+    assert set(scale.tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
+    net.eval()
+    torch.testing.assert_close(net.embedding(inputs), net.embedding.weight[inputs])
+
+
+def test_ensemble_members_learn_alone_and_are_scored_as_their_average_probability():
+    torch.manual_seed(0)
+    ensemble = build_network("gru", 12, 6, ensemble=3)
+    members = list(ensemble.members)
+    assert len({m.dense.weight.data_ptr() for m in members}) == 3  # its own initial weights each
+    inputs, targets = torch.randint(0, 12, (2, 5)), torch.randint(0, 12, (2, 5))
+    logits, state = ensemble(inputs, None)
+    assert logits.shape == (6, 5, 12) and len(state) == 3
+    # The module's training loss (members stacked along the batch) is the mean of the members' losses:
+    # member 0's gradient is its own loss's, divided by three, whatever the others do.
+    F.cross_entropy(logits.flatten(0, 1), targets.repeat(3, 1).flatten()).backward()
+    alone = build_network("gru", 12, 6)
+    alone.load_state_dict(members[0].state_dict())
+    alone_logits, _ = alone(inputs, None)
+    F.cross_entropy(alone_logits.flatten(0, 1), targets.flatten()).backward()
+    for mine, its in zip(members[0].parameters(), alone.parameters(), strict=True):
+        torch.testing.assert_close(mine.grad, its.grad / 3)
+    ensemble.eval()
+    log_probs, _ = ensemble(inputs, None)
+    average = torch.stack([m(inputs, None)[0].softmax(-1) for m in members]).mean(0)
+    torch.testing.assert_close(log_probs.exp(), average)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 5))
+
+
+def test_an_ensemble_trains_resumes_evaluates_and_writes_from_one_checkpoint(compose_train, tmp_path):
+    """Default callbacks (samples included); the logged test/ppl is what evaluate.py prints."""
+    overrides = ("model=lstm", "model.embedding_dim=8", "model.ensemble=2", "data.split=[0.6,0.2,0.2]")
+    metrics = train(compose_train(*overrides, "trainer.max_epochs=1"))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert len(load_model(last).net.members) == 2
+    resumed = train(
+        compose_train(*overrides, "trainer.max_epochs=2", f"ckpt_path={last}", out=tmp_path / "again")
+    )
+    assert resumed["train/ppl"] < metrics["train/ppl"]
+    (best,) = (tmp_path / "again" / "checkpoints").glob("epoch*.ckpt")
+    result = run_script(
+        "evaluate.py",
+        f"ckpt_path={best}",
+        "split=test",
+        f"num_steps={compose_train().sampler.num_steps}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.splitlines()[-1].split()[-1]) == pytest.approx(resumed["test/ppl"], rel=1e-4)
+    written = run_script("generate.py", f"ckpt_path={best}", "num_chars=5", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr

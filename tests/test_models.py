@@ -3,7 +3,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lyrics_rnn.models import CELLS, RecurrentLM, ScratchGRU, ScratchLSTM, ScratchRNN, build_network
+from lyrics_rnn.models import (
+    CELLS,
+    RecurrentLM,
+    ScratchGRU,
+    ScratchLSTM,
+    ScratchRecurrent,
+    ScratchRNN,
+    build_network,
+)
+from lyrics_rnn.models.scratch import TanhRecurrence
 
 VOCAB, HIDDEN = 1027, 256
 
@@ -32,6 +41,35 @@ def test_row_lookup_equals_the_one_hot_matmul():
         expected.append(hidden @ net.W_ho + net.b_o)
     torch.testing.assert_close(logits, torch.stack(expected, 1))
     torch.testing.assert_close(last, hidden)
+
+
+def test_written_out_backpropagation_equals_autograd_over_the_steps():
+    """TanhRecurrence's hand-written BPTT gives autograd's gradients of the book's step equation, for
+    every parameter and the initial state (float64, random weights large enough to saturate tanh)."""
+    torch.manual_seed(0)
+    net = ScratchRNN(20, 6).double()
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.normal_(0, 0.7)
+    inputs = torch.randint(0, 20, (3, 9))
+
+    def gradients(recurrence) -> list[torch.Tensor]:
+        net.zero_grad()
+        h0 = torch.linspace(-1, 1, 18, dtype=torch.float64).view(3, 6).requires_grad_()
+        net.recurrence = recurrence
+        logits, last = net(inputs, h0)
+        del net.recurrence
+        (logits.square().sum() + (3 * last).sum()).backward()
+        return [logits.detach(), last.detach(), h0.grad, *(p.grad for p in net.parameters())]
+
+    written_out = gradients(ScratchRNN.recurrence.__get__(net))
+    stepwise = gradients(lambda terms, state: ScratchRecurrent.recurrence(net, terms, state))
+    for fast, reference in zip(written_out, stepwise, strict=True):
+        torch.testing.assert_close(fast, reference, rtol=1e-12, atol=1e-12)
+    terms, h0, weight = (
+        torch.randn(*shape, dtype=torch.float64, requires_grad=True) for shape in ((5, 3, 4), (3, 4), (4, 4))
+    )
+    assert torch.autograd.gradcheck(TanhRecurrence.apply, (terms, h0, weight))
 
 
 def test_scratch_init_follows_the_notebook():

@@ -14,20 +14,27 @@ import numpy as np
 
 
 def context_cache(ids: Sequence[int], max_order: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """For every i: P_cache(ids[i + 1]) from the longest context ids[i - k + 1 : i + 1] (k <= max_order)
-    seen earlier in ids[: i + 1], and that k (0: no earlier match, probability 0)."""
+    """For every i and every k in 0..max_order: P_k(ids[i + 1]), from what followed the context
+    ids[i - k + 1 : i + 1] earlier in ids[: i + 1] (k = 0: the frequencies of the characters scored so
+    far; 0 where the context was never seen), as [N, max_order + 1]; and the longest k >= 1 seen (0: none)."""
     ids = [int(i) for i in ids]
     seen: dict[tuple[int, ...], Counter] = defaultdict(Counter)
-    probs, lengths = np.zeros(len(ids) - 1), np.zeros(len(ids) - 1, dtype=np.int64)
+    probs = np.zeros((len(ids) - 1, max_order + 1))
+    lengths = np.zeros(len(ids) - 1, dtype=np.int64)
     for i in range(len(ids) - 1):
-        for k in range(min(max_order, i + 1), 0, -1):
-            nexts = seen.get(tuple(ids[i - k + 1 : i + 1]))
+        contexts = [tuple(ids[i - k + 1 : i + 1]) for k in range(min(max_order, i + 1) + 1)]
+        for k, context in enumerate(contexts):
+            nexts = seen.get(context)
             if nexts:
-                probs[i], lengths[i] = nexts[ids[i + 1]] / nexts.total(), k
-                break
-        for k in range(1, min(max_order, i + 1) + 1):  # ids[i + 1] is scored: now it may be cached
-            seen[tuple(ids[i - k + 1 : i + 1])][ids[i + 1]] += 1
+                probs[i, k], lengths[i] = nexts[ids[i + 1]] / nexts.total(), k
+        for context in contexts:  # ids[i + 1] is scored: now it may be cached
+            seen[context][ids[i + 1]] += 1
     return probs, lengths
+
+
+def longest_match(probs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The classic cache (Kuhn & De Mori): only the longest context seen earlier predicts (0: none)."""
+    return np.where(lengths > 0, probs[np.arange(len(lengths)), lengths], 0.0)
 
 
 def fit_weights(probs: np.ndarray, iterations: int = 100) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lyrics_rnn.cache import context_cache, fit_bucketed, mix, perplexity
+from lyrics_rnn.cache import context_cache, fit_bucketed, longest_match, mix, perplexity
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models import detach_state
 from lyrics_rnn.ngram import KneserNey
@@ -60,24 +60,33 @@ def ensemble_probs(
 
 
 def baselines(ngram: KneserNey, ids: Tensor, cache_order: int = 8) -> dict[str, np.ndarray]:
-    """The n-gram's and the cache's probability of every target, and the cache's match lengths."""
-    cache, lengths = context_cache(ids.tolist(), cache_order)
-    return {"ngram": np.array(ngram.target_probs(ids.tolist())), "cache": cache, "lengths": lengths}
+    """The n-gram's probability of every target; the cache's: of the longest match ("cache") and of
+    every context length 0..cache_order ("caches", [N, cache_order + 1]); the longest match lengths."""
+    caches, lengths = context_cache(ids.tolist(), cache_order)
+    return {
+        "ngram": np.array(ngram.target_probs(ids.tolist())),
+        "cache": longest_match(caches, lengths),
+        "caches": caches,
+        "lengths": lengths,
+    }
 
 
-# Recipes: the models mixed, with weights fitted on validation (per cache match length where the cache
+# Recipes: the models mixed, with weights fitted on validation (per longest match length where a cache
 # takes part: a long match earns more trust).
 RECIPES = {
     "ngram": ("ngram",),
     "ngram+cache": ("ngram", "cache"),
+    "ngram+caches": ("ngram", "caches"),
     "neural": ("neural",),
     "neural+ngram": ("neural", "ngram"),
     "neural+cache": ("neural", "cache"),
+    "neural+caches": ("neural", "caches"),
     "neural+ngram+cache": ("neural", "ngram", "cache"),
+    "neural+ngram+caches": ("neural", "ngram", "caches"),
 }
 CANDIDATES = {  # adapt= -> (dynamic learning rate, recipe) pairs; all of them mix the neural model in
     "ngram": [(0.0, "neural+ngram")],
-    "cache": [(0.0, "neural+cache")],
+    "cache": [(0.0, "neural+cache"), (0.0, "neural+caches")],
     "dynamic": [(lr, "neural") for lr in DYNAMIC_LRS],
     "best": [(lr, r) for lr in (0.0, *DYNAMIC_LRS) for r in RECIPES if "neural" in RECIPES[r]],
 }
@@ -88,8 +97,9 @@ def fitted_perplexities(recipe: str, val: dict, target: dict) -> tuple[float, fl
     names = RECIPES[recipe]
 
     def stacked(scored: dict) -> tuple[np.ndarray, np.ndarray]:
-        buckets = scored["lengths"] if "cache" in names else np.zeros(len(scored["lengths"]), dtype=np.int64)
-        return np.stack([scored[n] for n in names], 1), buckets
+        cached = {"cache", "caches"} & set(names)
+        buckets = scored["lengths"] if cached else np.zeros(len(scored["lengths"]), dtype=np.int64)
+        return np.column_stack([scored[n] for n in names]), buckets
 
     weights = fit_bucketed(*stacked(val))
     return perplexity(mix(*stacked(val), weights)), perplexity(mix(*stacked(target), weights))

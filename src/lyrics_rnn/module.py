@@ -74,6 +74,8 @@ class CharLM(L.LightningModule):
         embedding_dropout: float = 0.0,
         output_dropout: float = 0.0,
         weight_dropout: float = 0.0,
+        token_dropout: float = 0.0,
+        ensemble: int = 1,
         optimizer: Callable[..., Optimizer] | None = None,
         scheduler: Callable[[Optimizer], LRScheduler] | None = None,
     ) -> None:
@@ -89,11 +91,13 @@ class CharLM(L.LightningModule):
             num_hiddens,
             num_layers,
             dropout,
+            ensemble,
             embedding_dim=embedding_dim,
             tie_weights=tie_weights,
             embedding_dropout=embedding_dropout,
             output_dropout=output_dropout,
             weight_dropout=weight_dropout,
+            token_dropout=token_dropout,
         )
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         # Epoch means, accumulated on the device. nan_strategy="disable": a non-finite value must show
@@ -115,6 +119,8 @@ class CharLM(L.LightningModule):
         state = self.states[stage]
         state = None if reset or state is None else detach_state(state)
         logits, self.states[stage] = self.net(inputs, state)
+        # An ensemble in training stacks its members' logits along the batch: each scored on its own.
+        targets = targets.repeat(len(logits) // len(targets), 1)
         # Held-out batches may end in padding (IGNORE targets): the mean is over real targets only.
         count = (targets != IGNORE).sum()
         total = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum")

@@ -24,6 +24,8 @@ def run_params(cfg: DictConfig) -> dict[str, Any]:
         "embedding_dropout": model.get("embedding_dropout", 0.0),
         "output_dropout": model.get("output_dropout", 0.0),
         "weight_dropout": model.get("weight_dropout", 0.0),
+        "token_dropout": model.get("token_dropout", 0.0),
+        "ensemble": model.get("ensemble", 1),
         "optimizer": optimizer._target_.rsplit(".", 1)[-1],
         "lr": optimizer.lr,
         "weight_decay": optimizer.get("weight_decay", 0.0),

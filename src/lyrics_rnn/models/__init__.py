@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.models.ensemble import Ensemble
 from lyrics_rnn.models.recurrent import RecurrentLM
 from lyrics_rnn.models.scratch import ScratchGRU, ScratchLSTM, ScratchRecurrent, ScratchRNN
 from lyrics_rnn.models.state import State, detach_state
@@ -28,11 +29,19 @@ def build_network(
     num_hiddens: int,
     num_layers: int = 1,
     dropout: float = 0.0,
+    ensemble: int = 1,
     **inputs_and_outputs: Any,
 ) -> nn.Module:
-    """Build the network named by `cell` from plain hyperparameters (so a checkpoint can rebuild it)."""
-    if num_hiddens < 1 or num_layers < 1:
-        raise LyricsError(f"model.num_hiddens={num_hiddens} and model.num_layers={num_layers} must be >= 1.")
+    """Build the network named by `cell` from plain hyperparameters (so a checkpoint can rebuild it);
+    `ensemble` > 1: that many of them, each with its own initial weights."""
+    if num_hiddens < 1 or num_layers < 1 or ensemble < 1:
+        raise LyricsError(
+            f"model.num_hiddens={num_hiddens}, model.num_layers={num_layers} and model.ensemble={ensemble} "
+            "must be >= 1."
+        )
+    if ensemble > 1:
+        args = (cell, vocab_size, num_hiddens, num_layers, dropout)
+        return Ensemble([build_network(*args, **inputs_and_outputs) for _ in range(ensemble)])
     if cell not in CELLS:
         raise LyricsError(f"unknown model.cell={cell!r}; choose one of {list(CELLS)}.")
     if issubclass(CELLS[cell], nn.RNNBase):
@@ -47,10 +56,12 @@ def build_network(
 
 __all__ = [
     "CELLS",
+    "Ensemble",
     "RecurrentLM",
     "ScratchGRU",
     "ScratchLSTM",
     "ScratchRNN",
+    "ScratchRecurrent",
     "State",
     "build_network",
     "detach_state",

@@ -45,6 +45,7 @@ class RecurrentLM(nn.Module):
         embedding_dropout: float = 0.0,
         output_dropout: float = 0.0,
         weight_dropout: float = 0.0,
+        token_dropout: float = 0.0,
     ):
         super().__init__()
         dropouts = dict(
@@ -52,6 +53,7 @@ class RecurrentLM(nn.Module):
             embedding_dropout=embedding_dropout,
             output_dropout=output_dropout,
             weight_dropout=weight_dropout,
+            token_dropout=token_dropout,
         )
         for name, p in dropouts.items():
             if not 0 <= p < 1:
@@ -66,7 +68,7 @@ class RecurrentLM(nn.Module):
             LockedDropout(embedding_dropout),
             LockedDropout(output_dropout),
         )
-        self.weight_dropout = weight_dropout
+        self.weight_dropout, self.token_dropout = weight_dropout, token_dropout
         width = embedding_dim if tie_weights else num_hiddens
         self.project = nn.Linear(num_hiddens, width) if width != num_hiddens else nn.Identity()
         self.dense = nn.Linear(width, vocab_size)
@@ -78,6 +80,10 @@ class RecurrentLM(nn.Module):
         None starts from zeros, as nn.RNN/GRU/LSTM do."""
         if self.embedding is None:
             x = F.one_hot(inputs, self.vocab_size).to(self.dense.weight.dtype)
+        elif self.training and self.token_dropout:
+            # Whole characters dropped from the input for this batch (AWD-LSTM's embedding dropout).
+            keep = self.embedding.weight.new_empty(self.vocab_size, 1).bernoulli_(1 - self.token_dropout)
+            x = F.embedding(inputs, self.embedding.weight * keep / (1 - self.token_dropout))
         else:
             x = self.embedding(inputs)
         x = self.embedding_dropout(x)

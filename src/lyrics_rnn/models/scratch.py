@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -45,6 +47,14 @@ class ScratchRecurrent(nn.Module):
         """One time step, given the input terms x[g] = X_t W_xg + b_g of every gate."""
         raise NotImplementedError
 
+    def recurrence(self, terms: dict[str, Tensor], state: State) -> tuple[Tensor, State]:
+        """Every step over the input terms [B, T, H] -> hidden states [B, T, H] and the last state."""
+        hiddens = []
+        for t in range(next(iter(terms.values())).shape[1]):
+            state = self.step({g: term[:, t] for g, term in terms.items()}, state)
+            hiddens.append(state[0] if isinstance(state, tuple) else state)
+        return torch.stack(hiddens, dim=1), state
+
     def forward(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """inputs [B, T] of indices -> logits [B, T, V] and the last state (None: start from zeros)."""
         if state is None:
@@ -52,13 +62,43 @@ class ScratchRecurrent(nn.Module):
         terms = {
             g: F.embedding(inputs, getattr(self, f"W_x{g}")) + getattr(self, f"b_{g}") for g in self.gates
         }
-        hiddens = []
-        for t in range(inputs.shape[1]):
-            state = self.step({g: term[:, t] for g, term in terms.items()}, state)
-            hiddens.append(state[0] if isinstance(state, tuple) else state)
+        hiddens, state = self.recurrence(terms, state)
         weight, bias = (getattr(self, name) for name in self.output_names)
-        outputs = torch.addmm(bias, torch.stack(hiddens, dim=1).flatten(0, 1), weight)
+        outputs = torch.addmm(bias, hiddens.flatten(0, 1), weight)
         return outputs.view(*inputs.shape, -1), state
+
+
+class TanhRecurrence(torch.autograd.Function):
+    """H_t = tanh(Z_t + H_{t-1} W_hh) for t = 1..T with backpropagation through time written out:
+    two in-place operations per step each way, where autograd records and replays a graph of several
+    nodes per step; W_hh's gradient is one product over all steps. Same maths, about 1.5x faster
+    (forward and backward of the recurrence, measured by benchmarks/recurrence.py)."""
+
+    @staticmethod
+    def forward(ctx: Any, terms: Tensor, h0: Tensor, W_hh: Tensor) -> tuple[Tensor, Tensor]:
+        """terms [T, B, H] (Z_t = X_t W_xh + b_h), h0 [B, H] -> hidden states [T, B, H], H_T."""
+        with torch.autocast(terms.device.type, enabled=False):
+            hiddens = torch.cat([h0[None].to(terms.dtype), terms])  # row t + 1 becomes H_t in place
+            for t in range(len(terms)):
+                hiddens[t + 1].addmm_(hiddens[t], W_hh.to(terms.dtype)).tanh_()
+        ctx.save_for_backward(hiddens, W_hh)
+        return hiddens[1:], hiddens[-1].clone()
+
+    @staticmethod
+    def backward(ctx: Any, d_hiddens: Tensor, d_last: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        hiddens, W_hh = ctx.saved_tensors
+        with torch.autocast(hiddens.device.type, enabled=False):
+            W_t = W_hh.to(hiddens.dtype).t()
+            d_terms = d_hiddens.clone()  # dL/dH_t, then dL/dZ_t
+            d_terms[-1] += d_last
+            tanh_grad = 1 - hiddens[1:].square()
+            for t in range(len(d_terms) - 1, 0, -1):
+                d_terms[t].mul_(tanh_grad[t])
+                d_terms[t - 1].addmm_(d_terms[t], W_t)
+            d_terms[0].mul_(tanh_grad[0])
+            d_h0 = d_terms[0] @ W_t if ctx.needs_input_grad[1] else None
+            d_W = hiddens[:-1].flatten(0, 1).t() @ d_terms.flatten(0, 1)
+        return d_terms, d_h0, d_W.to(W_hh.dtype)
 
 
 class ScratchRNN(ScratchRecurrent):
@@ -68,7 +108,12 @@ class ScratchRNN(ScratchRecurrent):
     output_names = ("W_ho", "b_o")
 
     def step(self, x: dict[str, Tensor], state: Tensor) -> Tensor:
+        """The equation, one step at a time: the reference that `recurrence` computes faster."""
         return torch.tanh(torch.addmm(x["h"], state, self.W_hh))
+
+    def recurrence(self, terms: dict[str, Tensor], state: Tensor) -> tuple[Tensor, Tensor]:
+        hiddens, state = TanhRecurrence.apply(terms["h"].transpose(0, 1).contiguous(), state, self.W_hh)
+        return hiddens.transpose(0, 1), state
 
 
 class ScratchGRU(ScratchRecurrent):
