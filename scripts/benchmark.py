@@ -1,6 +1,6 @@
 """Training speed: Lightning vs a plain PyTorch loop vs the notebook, `python scripts/benchmark.py [--quick]`;
 start-up on a large generated corpus, `python scripts/benchmark.py --data 100`; the scratch RNN's
-recurrence alone, `python scripts/benchmark.py --recurrence`."""
+recurrence alone, `python scripts/benchmark.py --recurrence`; torch.compile, `--compile`."""
 
 import argparse
 import os
@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the package, not inside it
 
+from benchmarks.compile import time_compile  # noqa: E402
 from benchmarks.data import run_data  # noqa: E402
 from benchmarks.flops import matmul_peak  # noqa: E402
 from benchmarks.recurrence import time_recurrence  # noqa: E402
@@ -42,12 +43,19 @@ def main() -> None:
     parser.add_argument(
         "--recurrence", action="store_true", help="instead: the scratch RNN's recurrence, two ways"
     )
+    parser.add_argument(
+        "--compile", action="store_true", help="instead: a training step eager and through torch.compile"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmark")
     args = parser.parse_args()
     os.environ.setdefault("PROJECT_ROOT", str(ROOT))
     if args.data:
         print(f"machine: {machine('cpu')}")
         print("\n".join(run_data(args.data, args.out / "data")))
+        return
+    if args.compile:
+        print(f"machine: {machine('cpu')}")
+        print("\n".join(time_compile()))
         return
     if args.recurrence:
         print(f"machine: {machine('cpu')}")

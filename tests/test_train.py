@@ -5,6 +5,7 @@ import torch
 from helpers import compose_config, events
 from hydra.errors import ConfigCompositionException
 
+from lyrics_rnn.checkpoint import load_model
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.module import CharLM
 from lyrics_rnn.train import train
@@ -136,3 +137,17 @@ def test_every_model_trains_in_full_double_and_bfloat16_precision(compose_train,
     """A zero state takes the weights' dtype (state None), so no model mixes float32 into 64 or bf16."""
     metrics = train(compose_train(f"model={model}", f"trainer.precision={precision}", "trainer.max_epochs=1"))
     assert math.isfinite(metrics["train/ppl"]) and math.isfinite(metrics["val/ppl"])
+
+
+def test_a_compiled_network_trains_to_the_eager_losses(compose_train, tmp_path):
+    """model.compile=true (torch.compile of the network, default callbacks on): the same losses as eager."""
+    eager = train(compose_train("trainer.max_epochs=2"))
+    compiled = train(compose_train("trainer.max_epochs=2", "model.compile=true", out=tmp_path / "compiled"))
+    for name in ("train/loss", "val/loss"):
+        assert compiled[name] == pytest.approx(eager[name], rel=1e-5)
+    model = CharLM(vocab=list("ab"), cell="scratch", num_hiddens=4, compile=True)
+    model.configure_model()
+    assert model.net._compiled_call_impl is not None  # what nn.Module.compile sets: compiled, not eager
+    # The checkpoint holds the plain network's weight names: it loads (eager) like any other.
+    loaded = [load_model(tmp_path / run / "checkpoints" / "last.ckpt") for run in ("run", "compiled")]
+    assert loaded[0].state_dict().keys() == loaded[1].state_dict().keys()

@@ -76,6 +76,7 @@ class CharLM(L.LightningModule):
         weight_dropout: float = 0.0,
         token_dropout: float = 0.0,
         ensemble: int = 1,
+        compile: bool = False,
         optimizer: Callable[..., Optimizer] | None = None,
         scheduler: Callable[[Optimizer], LRScheduler] | None = None,
     ) -> None:
@@ -110,6 +111,14 @@ class CharLM(L.LightningModule):
         self.max_loss = min(10 * math.log(max(len(self.vocab), 2)), math.log(torch.finfo(torch.float32).max))
         self.states: dict[str, State | None] = dict.fromkeys(STAGES)
         self.rng_at_start: dict[str, Any] = {}
+        self.compiled = False
+
+    def configure_model(self) -> None:
+        """model.compile: the network through torch.compile for this run (Lightning calls this before fit
+        and test). Weights keep their names, so checkpoints load anywhere, and eager elsewhere."""
+        if self.hparams.compile and not self.compiled:
+            self.net.compile()
+            self.compiled = True
 
     def forward(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         return self.net(inputs, state)
