@@ -12,7 +12,8 @@ from lyrics_rnn.checkpoint import checkpoint_paths, load_model, read_checkpoint,
 from lyrics_rnn.cli import hydra_entry
 from lyrics_rnn.corpus import read_corpus
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.evaluate import adapted_perplexity, ensemble_probs
+from lyrics_rnn.evaluate import adapted_perplexity, target_probs
+from lyrics_rnn.models import Ensemble
 from lyrics_rnn.ngram import KneserNey
 
 
@@ -27,7 +28,7 @@ def main(cfg: DictConfig) -> float:
         )
     if len(models) > 1:
         print(f"an ensemble of {len(models)} checkpoints: the average of their probabilities")
-    nets = [model.net for model in models]
+    net = Ensemble([model.net for model in models]).eval() if len(models) > 1 else models[0].net
     if cfg.data.path:
         if cfg.adapt != "none":
             raise LyricsError(
@@ -51,10 +52,10 @@ def main(cfg: DictConfig) -> float:
         )
     ids = {part: torch.from_numpy(vocab.encode(text)) for part, text in parts.items()}
     if cfg.adapt == "none":
-        ppl = perplexity(ensemble_probs(nets, ids[name], cfg.batch_size, cfg.num_steps))
+        ppl = perplexity(target_probs(net, ids[name], cfg.batch_size, cfg.num_steps))
     else:
         ngram = KneserNey(ids["train"].tolist(), len(vocab), cfg.ngram_order)
-        ppl, chosen = adapted_perplexity(nets, ngram, ids["val"], ids[name], cfg.adapt, cfg.num_steps)
+        ppl, chosen = adapted_perplexity(net, ngram, ids["val"], ids[name], cfg.adapt, cfg.num_steps)
         print(f"adapt={cfg.adapt}: {chosen}")
     print(f"{len(parts[name])} characters of {cfg.data.path or f'the {name} part'}")
     print(f"{'' if cfg.data.path else name + ' '}perplexity {ppl:.4f}")

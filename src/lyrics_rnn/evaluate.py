@@ -8,7 +8,6 @@ and a mixture with the Kneser-Ney n-gram, its weights fitted on the validation p
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -50,13 +49,6 @@ def target_probs(
         picked.append(log_probs.detach())
     # Rows are contiguous stretches of the text and the padding ends the last one: row-major is text order.
     return torch.cat(picked, dim=1).flatten()[: len(ids) - 1].exp().double().cpu().numpy()
-
-
-def ensemble_probs(
-    nets: Sequence[nn.Module], ids: Tensor, num_streams: int = 1, num_steps: int = 35, dynamic_lr: float = 0.0
-) -> np.ndarray:
-    """The networks' average probability of every target (an ensemble: a mixture of equal weights)."""
-    return np.mean([target_probs(net, ids, num_streams, num_steps, dynamic_lr) for net in nets], axis=0)
 
 
 def baselines(ngram: KneserNey, ids: Tensor, cache_order: int = 8) -> dict[str, np.ndarray]:
@@ -106,20 +98,19 @@ def fitted_perplexities(recipe: str, val: dict, target: dict) -> tuple[float, fl
 
 
 def adapted_perplexity(
-    nets: Sequence[nn.Module], ngram: KneserNey, val: Tensor, target: Tensor, adapt: str, num_steps: int = 35
+    net: nn.Module, ngram: KneserNey, val: Tensor, target: Tensor, adapt: str, num_steps: int = 35
 ) -> tuple[float, str]:
-    """Perplexity of `target` under the adaptation `adapt` (see ADAPTATIONS) of the networks' ensemble
-    (each adapted on its own), every choice it involves (recipe, mixture weights, dynamic learning rate)
-    made on `val`; and a line saying what was chosen."""
+    """Perplexity of `target` under the adaptation `adapt` (see ADAPTATIONS), every choice it involves
+    (recipe, mixture weights, dynamic learning rate) made on `val`; and a line saying what was chosen."""
     if adapt == "none":
-        return perplexity(ensemble_probs(nets, target, 1, num_steps)), "static"
+        return perplexity(target_probs(net, target, 1, num_steps)), "static"
     if adapt not in CANDIDATES:
         raise LyricsError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
     parts = {"val": val, "target": target}
     fixed = {name: baselines(ngram, ids) for name, ids in parts.items()}  # the same for every learning rate
     scored = {
         lr: {
-            name: {**fixed[name], "neural": ensemble_probs(nets, ids, 1, num_steps, lr)}
+            name: {**fixed[name], "neural": target_probs(net, ids, 1, num_steps, lr)}
             for name, ids in parts.items()
         }
         for lr in {lr for lr, _ in CANDIDATES[adapt]}

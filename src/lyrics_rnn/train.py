@@ -106,19 +106,12 @@ def check_resume(path: str, model: CharLM, max_epochs: int | None) -> None:
             f"{path} was trained on another vocabulary ({len(saved['vocab'])} characters) than this corpus's "
             f"({len(model.vocab)}; not in both: {''.join(differ)[:20]!r}); resume with the data it was trained on."
         )
-    # What shapes the weights, with the value of checkpoints written before the setting existed.
-    shapes = {
-        "cell": None,
-        "num_hiddens": None,
-        "num_layers": None,
-        "embedding_dim": None,
-        "tie_weights": None,
-    }
-    for name, before in {**shapes, "ensemble": 1}.items():
-        value = model.hparams[name]
-        if saved.get(name, before) != value:
+    before = {"ensemble": 1}  # what a checkpoint written before that setting existed holds
+    for name in ("cell", "num_hiddens", "num_layers", "embedding_dim", "tie_weights", "ensemble"):  # shapes
+        held, value = saved.get(name, before.get(name)), model.hparams[name]
+        if held != value:
             raise LyricsError(
-                f"{path} holds model.{name}={saved.get(name, before)}, this run asks for {value}; "
+                f"{path} holds model.{name}={held}, this run asks for {value}; "
                 "resume with the model settings it was trained with."
             )
     done = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
