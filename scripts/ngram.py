@@ -1,6 +1,7 @@
 """The classical baseline: `python scripts/ngram.py data=jaychou_heldout [order=6]` prints the validation
 and test perplexities of an interpolated Kneser-Ney character n-gram: static; with the cache of the text
-already scored (its longest matching context predicts); with that cache at every context length."""
+already scored (its longest matching context predicts); with that cache at every context length, of
+the whole text so far and of its recent past."""
 
 import numpy as np
 import torch
@@ -27,7 +28,11 @@ def main(cfg: DictConfig) -> dict[str, float]:
     model = KneserNey(ids["train"].tolist(), len(vocab), cfg.order)
     val, test = (baselines(model, ids[name], cfg.cache_order) for name in ("val", "test"))
     results = {}
-    recipes = {"ngram": "", "ngram+cache": " with cache", "ngram+caches": " with cache of every order"}
+    recipes = {
+        "ngram": "",
+        "ngram+cache": " with cache",
+        "ngram+caches": " with cache of every order and recency",
+    }
     for recipe, label in recipes.items():  # cache weights chosen on validation
         val_ppl, test_ppl = fitted_perplexities(recipe, val, test)
         results[f"val perplexity{label}"], results[f"test perplexity{label}"] = val_ppl, test_ppl

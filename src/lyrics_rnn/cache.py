@@ -7,28 +7,42 @@ makes it a legitimate evaluation (Kuhn & De Mori 1990; Grave et al. 2017 for the
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 
-def context_cache(ids: Sequence[int], max_order: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def context_cache(
+    ids: Sequence[int], max_order: int = 8, half_life: float = math.inf
+) -> tuple[np.ndarray, np.ndarray]:
     """For every i and every k in 0..max_order: P_k(ids[i + 1]), from what followed the context
-    ids[i - k + 1 : i + 1] earlier in ids[: i + 1] (k = 0: the frequencies of the characters scored so
-    far; 0 where the context was never seen), as [N, max_order + 1]; and the longest k >= 1 seen (0: none)."""
+    ids[i - k + 1 : i + 1] earlier in ids[: i + 1] (k = 0: the characters scored so far; 0 where the
+    context was never seen), as [N, max_order + 1]; and the longest k >= 1 seen (0: none).
+
+    With a finite `half_life`, an occurrence's weight halves every `half_life` characters: the current
+    song's lines count more than those of songs long past."""
     ids = [int(i) for i in ids]
-    seen: dict[tuple[int, ...], Counter] = defaultdict(Counter)
+    growth = 2 ** (1 / half_life)  # weights grow with time instead of decaying: only their ratios count
+    seen: dict[tuple[int, ...], tuple[dict[int, float], list[float]]] = {}  # nexts, [total, since]
     probs = np.zeros((len(ids) - 1, max_order + 1))
     lengths = np.zeros(len(ids) - 1, dtype=np.int64)
     for i in range(len(ids) - 1):
         contexts = [tuple(ids[i - k + 1 : i + 1]) for k in range(min(max_order, i + 1) + 1)]
         for k, context in enumerate(contexts):
-            nexts = seen.get(context)
-            if nexts:
-                probs[i, k], lengths[i] = nexts[ids[i + 1]] / nexts.total(), k
+            if context in seen:
+                nexts, (total, _) = seen[context]
+                probs[i, k], lengths[i] = nexts.get(ids[i + 1], 0.0) / total, k
         for context in contexts:  # ids[i + 1] is scored: now it may be cached
-            seen[context][ids[i + 1]] += 1
+            nexts, sums = seen.setdefault(context, ({}, [0.0, i]))
+            weight = growth ** (i - sums[1])
+            if weight > 1e100:  # rescale before the weights overflow
+                for key in nexts:
+                    nexts[key] /= weight
+                sums[:] = [sums[0] / weight, i]
+                weight = 1.0
+            nexts[ids[i + 1]] = nexts.get(ids[i + 1], 0.0) + weight
+            sums[0] += weight
     return probs, lengths
 
 

@@ -8,6 +8,7 @@ and a mixture with the Kneser-Ney n-gram, its weights fitted on the validation p
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import torch
@@ -21,6 +22,8 @@ from lyrics_rnn.samplers import IGNORE, stream_batches
 
 ADAPTATIONS = ("none", "ngram", "cache", "dynamic", "best")
 DYNAMIC_LRS = (1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+# In characters: the whole text so far, then the recent past (chosen on validation: a song, a few lines).
+CACHE_HALF_LIVES = (math.inf, 100, 10)
 
 
 def target_probs(
@@ -52,13 +55,16 @@ def target_probs(
 
 
 def baselines(ngram: KneserNey, ids: Tensor, cache_order: int = 8) -> dict[str, np.ndarray]:
-    """The n-gram's probability of every target; the cache's: of the longest match ("cache") and of
-    every context length 0..cache_order ("caches", [N, cache_order + 1]); the longest match lengths."""
-    caches, lengths = context_cache(ids.tolist(), cache_order)
+    """The n-gram's probability of every target; the cache's: of the longest match ("cache"), and of
+    every context length 0..cache_order for every half-life in CACHE_HALF_LIVES ("caches",
+    [N, (cache_order + 1) * len(CACHE_HALF_LIVES)]); the longest match lengths."""
+    ids = ids.tolist()
+    caches, lengths = context_cache(ids, cache_order)
+    recent = [context_cache(ids, cache_order, half_life)[0] for half_life in CACHE_HALF_LIVES[1:]]
     return {
-        "ngram": np.array(ngram.target_probs(ids.tolist())),
+        "ngram": np.array(ngram.target_probs(ids)),
         "cache": longest_match(caches, lengths),
-        "caches": caches,
+        "caches": np.column_stack([caches, *recent]),
         "lengths": lengths,
     }
 
