@@ -8,7 +8,7 @@ import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.cache import perplexity
-from lyrics_rnn.checkpoint import checkpoint_paths, load_model, read_checkpoint, training_parts
+from lyrics_rnn.checkpoint import checkpoint_paths, data_settings, load_model, training_parts
 from lyrics_rnn.cli import hydra_entry
 from lyrics_rnn.corpus import read_corpus
 from lyrics_rnn.errors import LyricsError
@@ -21,7 +21,7 @@ from lyrics_rnn.ngram import KneserNey
 def main(cfg: DictConfig) -> float:
     paths = checkpoint_paths(cfg.ckpt_path)
     models = [load_model(path, cfg.device) for path in paths]
-    vocab, data = models[0].vocab, [read_checkpoint(path).get("LyricsDataModule") for path in paths]
+    vocab, data = models[0].vocab, [data_settings(path) for path in paths]
     if any(m.vocab.idx_to_char != vocab.idx_to_char for m in models) or any(d != data[0] for d in data):
         raise LyricsError(
             f"the checkpoints {[str(p) for p in paths]} were trained on different data: an ensemble needs one."

@@ -240,6 +240,20 @@ def test_evaluate_averages_an_ensemble_of_checkpoints(compose_train, tmp_path):
         assert result.returncode == 0, result.stderr
         assert "an ensemble of 2 checkpoints" in result.stdout
         assert float(result.stdout.splitlines()[-1].split()[-1]) == pytest.approx(expected, rel=1e-6)
+    # How far into its epoch a checkpoint was saved is progress, not data; another split is other data.
+    checkpoint = torch.load(paths[1], weights_only=True)
+    for name, change in (("mid", {"batches_done": 3}), ("other", {"split": [0.5, 0.3, 0.2]})):
+        torch.save(
+            {**checkpoint, "LyricsDataModule": {**checkpoint["LyricsDataModule"], **change}}, tmp_path / name
+        )
+    mid = run_script(
+        "evaluate.py", f"ckpt_path=[{paths[0]},{tmp_path / 'mid'}]", "split=test", "num_steps=5", cwd=tmp_path
+    )
+    assert float(mid.stdout.splitlines()[-1].split()[-1]) == pytest.approx(expected, rel=1e-6), mid.stderr
+    other = run_script(
+        "evaluate.py", f"ckpt_path=[{paths[0]},{tmp_path / 'other'}]", "split=test", cwd=tmp_path
+    )
+    assert other.returncode == 2 and "trained on different data" in other.stderr
 
 
 def test_token_dropout_drops_whole_characters_for_the_batch():

@@ -76,10 +76,16 @@ def checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
     return paths
 
 
-def training_parts(path: str | Path) -> dict[str, str]:
-    """The train / val / test texts of the corpus and split a checkpoint was trained on (the data
-    module saves their settings in it)."""
+def data_settings(path: str | Path) -> dict[str, Any] | None:
+    """The corpus and split a checkpoint was trained on, as the data module saved them (None: not
+    recorded), without how far into its epoch training was: that is progress, not data."""
     settings = read_checkpoint(path).get("LyricsDataModule")
+    return None if settings is None else {k: v for k, v in settings.items() if k != "batches_done"}
+
+
+def training_parts(path: str | Path) -> dict[str, str]:
+    """The train / val / test texts of the corpus and split a checkpoint was trained on."""
+    settings = data_settings(path)
     if not settings:
         raise CheckpointError(
             f"{path} does not record its training data (written by an older lyrics-rnn); "
