@@ -23,8 +23,9 @@ def context_cache(
     With a finite `half_life`, an occurrence's weight halves every `half_life` characters: the current
     song's lines count more than those of songs long past."""
     ids = [int(i) for i in ids]
-    growth = 2 ** (1 / half_life)  # weights grow with time instead of decaying: only their ratios count
-    seen: dict[tuple[int, ...], tuple[dict[int, float], list[float]]] = {}  # nexts, [total, since]
+    # An occurrence at i weighs growth ** (i - origin): later ones more, and only ratios count.
+    growth = 2 ** (1 / half_life)
+    seen: dict[tuple[int, ...], tuple[dict[int, float], list[float]]] = {}  # nexts, [total, origin]
     probs = np.zeros((len(ids) - 1, max_order + 1))
     lengths = np.zeros(len(ids) - 1, dtype=np.int64)
     for i in range(len(ids) - 1):
