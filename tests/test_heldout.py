@@ -86,14 +86,16 @@ def test_cache_never_sees_a_character_before_it_is_scored():
 @pytest.mark.parametrize("half_life", [math.inf, 10.0, 1.0])
 def test_recent_cache_weighs_each_earlier_occurrence_by_its_age(half_life: float) -> None:
     """Against the definition, summed directly: an occurrence i - j characters ago weighs
-    2 ** (-(i - j) / half_life). 400 characters at a half-life of 1 also cross the rescaling."""
-    ids = np.random.default_rng(0).integers(0, 3, size=400).tolist()
+    2 ** (-(i - j) / half_life). At a half-life of 1, 400 characters cross the rescaling, and a context
+    seen again 1,500 characters later would overflow a weight computed without it."""
+    ids = np.random.default_rng(0).integers(0, 3, size=400).tolist() + [4] * 1500 + [1, 2, 1, 2]
     probs, lengths = context_cache(ids, max_order=3, half_life=half_life)
-    for i in range(0, len(ids) - 1, 7):
+    for i in [*range(0, 400, 7), *range(len(ids) - 5, len(ids) - 1)]:
         for k in range(4):
             context = ids[i - k + 1 : i + 1] if k else []
             earlier = [j for j in range(max(k - 1, 0), i) if ids[j - k + 1 : j + 1] == context]
-            weights = {j: 2 ** (-(i - j) / half_life) for j in earlier}
+            # Relative to the latest occurrence (the same ratios), so that they do not all underflow.
+            weights = {j: 2 ** (-(max(earlier) - j) / half_life) for j in earlier}
             total = sum(weights.values())
             hit = sum(w for j, w in weights.items() if ids[j + 1] == ids[i + 1])
             assert probs[i, k] == pytest.approx(hit / total if total else 0.0, rel=1e-9)

@@ -23,8 +23,7 @@ def context_cache(
     With a finite `half_life`, an occurrence's weight halves every `half_life` characters: the current
     song's lines count more than those of songs long past."""
     ids = [int(i) for i in ids]
-    # An occurrence at i weighs growth ** (i - origin): later ones more, and only ratios count.
-    growth = 2 ** (1 / half_life)
+    # An occurrence at i weighs 2 ** ((i - origin) / half_life): later ones more; only ratios count.
     seen: dict[tuple[int, ...], tuple[dict[int, float], list[float]]] = {}  # nexts, [total, origin]
     probs = np.zeros((len(ids) - 1, max_order + 1))
     lengths = np.zeros(len(ids) - 1, dtype=np.int64)
@@ -36,12 +35,14 @@ def context_cache(
                 probs[i, k], lengths[i] = nexts.get(ids[i + 1], 0.0) / total, k
         for context in contexts:  # ids[i + 1] is scored: now it may be cached
             nexts, sums = seen.setdefault(context, ({}, [0.0, i]))
-            weight = growth ** (i - sums[1])
-            if weight > 1e100:  # rescale before the weights overflow
+            exponent = (i - sums[1]) / half_life
+            if exponent > 300:  # rescale before the weights overflow (long-past ones may reach 0)
+                scale = 2.0**-exponent
                 for key in nexts:
-                    nexts[key] /= weight
-                sums[:] = [sums[0] / weight, i]
-                weight = 1.0
+                    nexts[key] *= scale
+                sums[:] = [sums[0] * scale, i]
+                exponent = 0.0
+            weight = 2.0**exponent
             nexts[ids[i + 1]] = nexts.get(ids[i + 1], 0.0) + weight
             sums[0] += weight
     return probs, lengths
