@@ -80,6 +80,11 @@ def test_fast_dev_run_profile(compose_train):
         (["model.num_hiddens=1.5"], "could not be converted to Integer"),
         (["data.min_freq=lots"], "could not be converted to Integer"),
         (["sampler=consecutive", "sampler.seed=3"], "Key 'seed' not in 'ConsecutiveSamplerSchema'"),
+        (["trainer.max_epochs=abc"], "'abc' of type 'str' could not be converted to Integer"),
+        (["trainer.gradient_clip_val=abc"], "could not be converted to Float"),
+        (["trainer.max_epoch=3"], "Key 'max_epoch' not in 'TrainerSchema'"),
+        (["callbacks.lyrics_samples.pred_period=often"], "could not be converted to Integer"),
+        (["callbacks.best_checkpoint.save_top_k=all"], "could not be converted to Integer"),
     ],
 )
 def test_type_errors_are_caught_when_composing(compose_train, overrides, message):
@@ -102,6 +107,13 @@ def test_bad_values_are_refused_before_training(compose_train, tmp_path, overrid
     with pytest.raises(Exception, match=message):
         train(compose_train(*overrides))
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_every_trainer_argument_is_a_typed_key(compose_train):
+    """Lightning's arguments need no `+`; an int given for a float one becomes a float."""
+    cfg = compose_train("trainer.max_steps=3", "trainer.profiler=simple", "trainer.gradient_clip_val=1")
+    assert cfg.trainer.max_steps == 3 and cfg.trainer.profiler == "simple"
+    assert isinstance(cfg.trainer.gradient_clip_val, float)
 
 
 def test_gpu_trainer_config_composes_for_one_gpu(tmp_path):

@@ -25,7 +25,7 @@ class LyricsSamples(L.Callback):
     """
 
     def __init__(
-        self, prefixes: Sequence[str] = ("分开", "不分开"), pred_len: int = 50, pred_period: int = 50
+        self, prefixes: Sequence[str] | str = ("分开", "不分开"), pred_len: int = 50, pred_period: int = 50
     ):
         if pred_period < 1 or pred_len < 0:
             raise LyricsError(

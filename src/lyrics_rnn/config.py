@@ -1,6 +1,6 @@
 """Typed schemas for the Hydra configs, so a wrong key or type fails at composition, before any training.
 
-The schemas of instantiated objects (data, sampler, model) are derived from their constructors'
+The schemas of instantiated objects (data, sampler, model, trainer, the default callbacks) are derived from their constructors'
 signatures: a hyperparameter is written once in code (name, type, default) and once in the YAML of
 conf/ (its value), whose defaults list names the schema first (e.g. `- /schema/sampler/random@_here_`).
 The entry configs (train, generate, evaluate, ngram) are typed at their root by the dataclasses below.
@@ -18,9 +18,12 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+import lightning as L
 from hydra.core.config_store import ConfigStore
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import MISSING, OmegaConf
 
+from lyrics_rnn.callbacks import EpochSpeed, LyricsSamples
 from lyrics_rnn.datamodule import LyricsDataModule
 from lyrics_rnn.module import CharLM
 from lyrics_rnn.samplers import ConsecutiveSampler, RandomSampler
@@ -100,9 +103,11 @@ def _checkable(hint: Any) -> Any:
     if hint in CHECKABLE:
         return hint
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
-        inner = _checkable(next(a for a in args if a is not type(None)))
-        return Any if inner is Any else inner | None
+    if origin in (types.UnionType, typing.Union):
+        values = set(args) - {type(None)}
+        # A number that may be an int or a float is a float to OmegaConf (an int given is converted).
+        inner = float if values == {int, float} else _checkable(values.pop()) if len(values) == 1 else Any
+        return inner | None if inner is not Any and type(None) in args else inner
     if origin in (list, tuple, collections.abc.Sequence) and args and args[0] in CHECKABLE:
         return list[args[0]]
     return Any
@@ -141,6 +146,11 @@ def register_configs() -> None:
         "sampler/random": schema_of(RandomSampler, skip=("num_tokens",), partial=True),
         "sampler/consecutive": schema_of(ConsecutiveSampler, skip=("num_tokens",), partial=True),
         "model": schema_of(CharLM, skip=("vocab",)),
+        # Lightning's own settings too: `trainer.max_epochs=abc` fails at composition, naming the key.
+        "trainer": schema_of(L.Trainer, skip=("callbacks", "logger")),
+        "callbacks/model_checkpoint": schema_of(ModelCheckpoint),
+        "callbacks/lyrics_samples": schema_of(LyricsSamples),
+        "callbacks/epoch_speed": schema_of(EpochSpeed),
     }.items():
         group, _, leaf = f"schema/{name}".rpartition("/")
         store.store(group=group, name=leaf, node=node)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -52,6 +54,19 @@ def set_rng_state(rng_state: dict[str, Any]) -> None:
         torch.set_rng_state(rng_state["torch"].cpu())
     if "cuda" in rng_state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([state.cpu() for state in rng_state["cuda"]])
+
+
+def check_numbers(make: Callable | None, node: str) -> None:
+    """Hydra hands a partial's settings (model.optimizer, model.scheduler) over unchecked: a number given
+    as text (`model.optimizer.lr=abc`) is refused here, by name, not deep inside torch."""
+    if not isinstance(make, functools.partial):
+        return
+    parameters = inspect.signature(make.func).parameters
+    for name, value in make.keywords.items():
+        default = parameters[name].default if name in parameters else None
+        number = isinstance(default, int | float) and not isinstance(default, bool)
+        if number and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise LyricsError(f"{node}.{name}={value!r} must be a number, e.g. {node}.{name}={default}.")
 
 
 class CharLM(L.LightningModule):
@@ -252,6 +267,8 @@ class CharLM(L.LightningModule):
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
         if self.make_optimizer is None:
             raise LyricsError("CharLM needs an optimizer to train; set model.optimizer (see conf/model/).")
+        check_numbers(self.make_optimizer, "model.optimizer")
+        check_numbers(self.make_scheduler, "model.scheduler")
         try:
             optimizer = self.make_optimizer(self.parameters())
         except ValueError as error:  # torch's own checks: "Invalid learning rate: -1.0", ...

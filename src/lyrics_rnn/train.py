@@ -87,6 +87,9 @@ def check_settings(cfg: DictConfig) -> None:
     max_epochs = cfg.trainer.get("max_epochs")
     if max_epochs is not None and (max_epochs == 0 or max_epochs < -1):
         raise LyricsError(f"trainer.max_epochs={max_epochs} trains nothing; give at least 1 (-1: no limit).")
+    every = cfg.trainer.get("check_val_every_n_epoch")
+    if every is not None and every < 1:
+        raise LyricsError(f"trainer.check_val_every_n_epoch={every} must be at least 1 (1: every epoch).")
     clip = cfg.trainer.get("gradient_clip_val")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise LyricsError(
