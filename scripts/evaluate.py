@@ -19,6 +19,10 @@ from lyrics_rnn.ngram import KneserNey
 
 @hydra_entry("evaluate")
 def main(cfg: DictConfig) -> float:
+    if cfg.batch_size < 1 or cfg.num_steps < 1:
+        raise LyricsError(
+            f"batch_size={cfg.batch_size} and num_steps={cfg.num_steps} must both be at least 1."
+        )
     paths = checkpoint_paths(cfg.ckpt_path)
     models = [load_model(path, cfg.device) for path in paths]
     vocab, data = models[0].vocab, [data_settings(path) for path in paths]
@@ -41,8 +45,10 @@ def main(cfg: DictConfig) -> float:
     else:
         parts, name = training_parts(paths[0]), cfg.split
         if name not in ("val", "test") or not parts[name]:
+            held_out = [f"split={part}" for part in ("val", "test") if parts[part]]
             raise LyricsError(
-                f"split={name} names no part of this checkpoint's corpus; use split=val or split=test."
+                f"split={name} names no held-out part of this checkpoint's corpus (data.split="
+                f"{data[0]['split']}); use {' or '.join(held_out) or 'data.path=<a text file>'}."
             )
     unknown = vocab.unknown(parts[name])
     if unknown and vocab.unk is not None:  # without <unk>, encoding names them in an error

@@ -24,6 +24,8 @@ def main(cfg: DictConfig) -> dict[str, float]:
         raise LyricsError(
             f"data.split={list(data.split)} needs validation and test parts, e.g. data=jaychou_heldout."
         )
+    if cfg.cache_order < 1:
+        raise LyricsError(f"cache_order={cfg.cache_order} must be at least 1 (the longest context cached).")
     ids = {name: torch.from_numpy(part.astype(np.int64)) for name, part in parts.items()}
     model = KneserNey(ids["train"].tolist(), len(vocab), cfg.order)
     val, test = (baselines(model, ids[name], cfg.cache_order) for name in ("val", "test"))

@@ -95,10 +95,21 @@ def training_parts(path: str | Path) -> dict[str, str]:
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name."""
+    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name, which
+    must name a device this machine has."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise LyricsError(
+            f"device={name!r} is not a device name; use device=cpu, cuda, cuda:1 or auto."
+        ) from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise LyricsError(
+            f"device={name}: torch sees {torch.cuda.device_count()} CUDA GPUs here; use device=cpu or auto."
+        )
+    return device
 
 
 def load_model(path: str | Path, device: str = "cpu") -> CharLM:
