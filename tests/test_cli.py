@@ -22,6 +22,8 @@ def test_single_run_gets_its_own_named_folder(tiny_corpus, tmp_path):
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert list(run_dir.glob("events.out.tfevents.*"))
     assert "samples" in (run_dir / "train.log").read_text(encoding="utf-8")
+    # The libraries' notes that a user can do nothing about are left out of the console.
+    assert "💡 Tip" not in result.stderr + result.stdout and "LeafSpec" not in result.stderr
 
 
 def test_multirun_runs_each_job_in_its_own_folder(tiny_corpus, tmp_path):

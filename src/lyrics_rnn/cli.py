@@ -6,8 +6,10 @@ from __future__ import annotations
 import errno
 import functools
 import inspect
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,7 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
 
         @functools.wraps(task)
         def reported_task(cfg: DictConfig) -> Any:
+            quiet_libraries()
             try:
                 use_allocator(cfg.allocator)
                 return task(cfg)
@@ -98,6 +101,15 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
         return entry
 
     return decorate
+
+
+def quiet_libraries() -> None:
+    """Leave out of every job's console what a user can do nothing about: Lightning's advert for its
+    cloud logger, and its use of a torch API that torch 2.13 deprecates (a warning per run)."""
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: not record.getMessage().startswith("💡 Tip")
+    )
 
 
 def exit_on_user_error(error: Exception) -> None:
