@@ -92,6 +92,7 @@ CASES = {
     "metric never logged": ("train.py", ["optimized_metric=val/acc"], "is never logged"),
     "no validation part": ("train.py", ["data.split=[1,0,0]"], "is never logged"),
     "seed not a number": ("train.py", ["seed=abc"], "full_key: seed"),
+    "negative seed": ("train.py", ["seed=-1"], "seed=-1 must be between 0 and 2**32 - 1"),
     "threads zero": ("train.py", ["threads=0"], "threads=0 must be at least 1"),
     "threads not an integer": ("train.py", ["threads=1.5"], "full_key: threads"),
     "unknown allocator": ("train.py", ["allocator=jemalloc"], "allocator='jemalloc' is not known"),

@@ -1,4 +1,5 @@
 import math
+import os
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from hydra.errors import ConfigCompositionException
 from lyrics_rnn.checkpoint import load_model
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.module import CharLM
-from lyrics_rnn.train import train
+from lyrics_rnn.train import check_settings, train
 
 
 @pytest.mark.parametrize("sampler", ["random", "consecutive"])
@@ -163,3 +164,8 @@ def test_a_compiled_network_trains_to_the_eager_losses(compose_train, tmp_path):
     # The checkpoint holds the plain network's weight names: it loads (eager) like any other.
     loaded = [load_model(tmp_path / run / "checkpoints" / "last.ckpt") for run in ("run", "compiled")]
     assert loaded[0].state_dict().keys() == loaded[1].state_dict().keys()
+
+
+def test_more_threads_than_cores_is_warned(compose_train, caplog):
+    check_settings(compose_train(f"threads={(os.cpu_count() or 1) + 1}"))
+    assert "slower, not faster" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 
 import lightning as L
@@ -82,8 +83,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 def check_settings(cfg: DictConfig) -> None:
     """Settings that would train nothing, or train wrongly without a word: refused before any work."""
+    if not 0 <= cfg.seed < 2**32:
+        raise LyricsError(f"seed={cfg.seed} must be between 0 and 2**32 - 1 (numpy's seeds), e.g. seed=0.")
     if cfg.get("threads") is not None and cfg.threads < 1:
         raise LyricsError(f"threads={cfg.threads} must be at least 1, or null for all cores.")
+    if (cfg.get("threads") or 0) > (os.cpu_count() or 1):
+        log.warning(
+            "threads=%d is more than this machine's %d cores: slower, not faster", cfg.threads, os.cpu_count()
+        )
     max_epochs = cfg.trainer.get("max_epochs")
     if max_epochs is not None and (max_epochs == 0 or max_epochs < -1):
         raise LyricsError(f"trainer.max_epochs={max_epochs} trains nothing; give at least 1 (-1: no limit).")
