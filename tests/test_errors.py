@@ -122,8 +122,10 @@ CASES = {
     "generate negative temperature": (
         "generate.py",
         ["ckpt_path={ckpt}", "temperature=-1"],
-        "temperature=-1.0 must be >= 0",
+        "temperature=-1.0 must be finite and >= 0",
     ),
+    "generate temperature nan": ("generate.py", ["ckpt_path={ckpt}", "temperature=nan"], "must be finite"),
+    "generate no prefixes": ("generate.py", ["ckpt_path={ckpt}", "prefixes=[]"], "prefixes=[] gives nothing"),
     "generate top_k zero": ("generate.py", ["ckpt_path={ckpt}", "temperature=1", "top_k=0"], "top_k=0"),
     "generate unknown format": ("generate.py", ["ckpt_path={ckpt}", "format=xml"], "format='xml'"),
     "generate diverged checkpoint": ("generate.py", ["ckpt_path={nan_ckpt}"], "non-finite weights"),

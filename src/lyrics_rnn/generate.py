@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -18,8 +20,10 @@ def pick_next(
     """The next character from [V] logits: argmax at temperature 0, else a draw from softmax(logits / T)."""
     if temperature == 0:
         return logits.argmax()
-    if temperature < 0 or (top_k is not None and top_k < 1):
-        raise LyricsError(f"temperature={temperature} must be >= 0 and top_k={top_k} >= 1 (or null).")
+    if not 0 <= temperature < math.inf or (top_k is not None and top_k < 1):  # NaN fails the first too
+        raise LyricsError(
+            f"temperature={temperature} must be finite and >= 0, and top_k={top_k} >= 1 (or null)."
+        )
     logits = logits / temperature
     if top_k is not None and top_k < logits.numel():
         logits = logits.masked_fill(logits < logits.topk(top_k).values[-1], float("-inf"))
