@@ -62,6 +62,7 @@ def test_ddp_with_every_default_matches_one_process_and_resumes(tiny_corpus, tmp
     ]:
         result = run(*args, *extra, f"hydra.run.dir={out}", cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
+        assert "It is recommended to use `self.log(" not in result.stderr  # the metrics are reduced already
     single, ddp, after = curves(one), curves(two), curves(resumed)
     assert len(single["train/ppl"]) == 3 and len(ddp["val/ppl"]) == 2 and len(after["train/ppl"]) == 1
     for tag in single:

@@ -88,6 +88,11 @@ CASES = {
         "gradient_clip_val=-1.0 must be positive",
     ),
     "no epochs": ("train.py", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    "batch over devices": (
+        "train.py",
+        ["trainer=ddp", "trainer.accelerator=cpu"],
+        "sampler.batch_size=3 cannot be split evenly over 2 devices",
+    ),
     "impossible devices": ("train.py", ["trainer.devices=0"], "devices=0"),
     "metric never logged": ("train.py", ["optimized_metric=val/acc"], "is never logged"),
     "no validation part": ("train.py", ["data.split=[1,0,0]"], "is never logged"),

@@ -105,8 +105,11 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
 
 def quiet_libraries() -> None:
     """Leave out of every job's console what a user can do nothing about: Lightning's advert for its
-    cloud logger, and its use of a torch API that torch 2.13 deprecates (a warning per run)."""
+    cloud logger, its use of a torch API that torch 2.13 deprecates (a warning per run), and, with
+    several devices, its advice to reduce the epoch metrics, which the module and EpochSpeed have
+    already reduced over all devices (a `sync_dist` reduction would come later, on one device only)."""
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\('(train|val|test|time)/")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
         lambda record: not record.getMessage().startswith("💡 Tip")
     )

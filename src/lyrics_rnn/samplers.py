@@ -85,12 +85,15 @@ class WindowSampler(Sampler[tuple[Tensor, bool]]):
         Splitting rows rather than batches keeps each row's continuation on the same process, so the
         consecutive sampler still carries the state; the averaged gradients equal one device's.
         """
+        self.check_shards(world_size)
+        self.rank, self.world_size = rank, world_size
+
+    def check_shards(self, world_size: int) -> None:
         if self.batch_size % world_size:
             raise LyricsError(
                 f"sampler.batch_size={self.batch_size} cannot be split evenly over {world_size} devices; "
                 "make it a multiple of trainer.devices."
             )
-        self.rank, self.world_size = rank, world_size
 
     def starts(self) -> Tensor:
         raise NotImplementedError

@@ -49,6 +49,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         precision = {"precision": auto_precision(cfg.trainer.get("accelerator", "auto"))}
     loggers = build_loggers(cfg.get("logger") or {})
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, **precision)
+    # Checked before DDP starts its processes, each of which would print the error again.
+    datamodule.train_sampler.check_shards(trainer.world_size)
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     start = time.perf_counter()
