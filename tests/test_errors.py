@@ -56,6 +56,7 @@ CASES = {
     "negative split share": ("train.py", ["data.split=[0.5,0.6,-0.1]"], "three shares"),
     "num_sample zero": ("train.py", ["data.num_sample=0"], "data.num_sample=0 must be positive"),
     "min_freq zero": ("train.py", ["data.min_freq=0"], "data.min_freq=0"),
+    "min_freq above every count": ("train.py", ["data.min_freq=100000"], "keeps no character"),
     "val_batch_size zero": ("train.py", ["data.val_batch_size=0"], "data.val_batch_size=0"),
     "val_batch_size too large": ("train.py", ["data.val_batch_size=1000"], "too short for 1000 streams"),
     "batch_size too large": ("train.py", ["sampler.batch_size=1000"], "too short for one batch"),

@@ -198,6 +198,11 @@ class Vocab:
         if min_freq < 1:
             raise LyricsError(f"data.min_freq={min_freq} must be at least 1 (1 keeps every character).")
         kept = train_counts >= min_freq
+        if train_counts.any() and not kept.any():  # every character would be <unk>: nothing to learn
+            raise LyricsError(
+                f"data.min_freq={min_freq} keeps no character: the most frequent one occurs "
+                f"{int(train_counts.max())} times in the training text; lower data.min_freq."
+            )
         left_out = ((train_counts > 0) & ~kept).any() or (heldout_seen & ~kept).any()
         return cls(([UNK] if left_out else []) + [chr(code) for code in np.flatnonzero(kept).tolist()])
 
