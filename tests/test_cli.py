@@ -15,7 +15,10 @@ run = functools.partial(run_script, "train.py")
 
 
 def test_single_run_gets_its_own_named_folder(tiny_corpus, tmp_path):
-    result = run(*cli_overrides(tiny_corpus, tmp_path), "model=gru", "sampler=consecutive", cwd=tmp_path)
+    # A new interpreter, as a user starts it (the other runs here fork a warm one: tests/warm.py).
+    result = run(
+        *cli_overrides(tiny_corpus, tmp_path), "model=gru", "sampler=consecutive", cwd=tmp_path, fresh=True
+    )
     assert result.returncode == 0, result.stderr
     (run_dir,) = tmp_path.glob("*_gru_consecutive")
     assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "train.log").is_file()

@@ -1,6 +1,6 @@
 """Bad input as a careless or hostile user gives it: every case is one `error: ...` line on stderr that
 names the fix, exit status 2, no traceback and no checkpoint written. The real scripts run in
-subprocesses, a few at a time, all at once for the module."""
+processes of their own (forked warm, tests/warm.py), a few at a time, all at once for the module."""
 
 from __future__ import annotations
 
