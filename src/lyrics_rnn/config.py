@@ -1,8 +1,9 @@
 """Typed schemas for the Hydra configs, so a wrong key or type fails at composition, before any training.
 
-The schemas of instantiated objects (data, sampler, model, trainer, the default callbacks) are derived from their constructors'
-signatures: a hyperparameter is written once in code (name, type, default) and once in the YAML of
-conf/ (its value), whose defaults list names the schema first (e.g. `- /schema/sampler/random@_here_`).
+The schemas of instantiated objects (data, sampler, model, trainer, the default callbacks) are derived
+from their constructors' signatures: a hyperparameter is written once in code (name, type, default) and
+once in the YAML of conf/ (its value), whose defaults list names the schema first (e.g.
+`- /schema/sampler/random@_here_`).
 The entry configs (train, generate, evaluate, ngram) are typed at their root by the dataclasses below.
 """
 
@@ -105,8 +106,12 @@ def _checkable(hint: Any) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):
         values = set(args) - {type(None)}
-        # A number that may be an int or a float is a float to OmegaConf (an int given is converted).
-        inner = float if values == {int, float} else _checkable(values.pop()) if len(values) == 1 else Any
+        if values == {int, float}:  # a number either way: a float to OmegaConf (an int given converts)
+            inner = float
+        elif len(values) == 1:
+            inner = _checkable(values.pop())
+        else:
+            inner = Any
         return inner | None if inner is not Any and type(None) in args else inner
     if origin in (list, tuple, collections.abc.Sequence) and args and args[0] in CHECKABLE:
         return list[args[0]]

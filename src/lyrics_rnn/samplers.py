@@ -89,6 +89,7 @@ class WindowSampler(Sampler[tuple[Tensor, bool]]):
         self.rank, self.world_size = rank, world_size
 
     def check_shards(self, world_size: int) -> None:
+        """Every device takes the same number of rows (train.py asks before DDP starts its processes)."""
         if self.batch_size % world_size:
             raise LyricsError(
                 f"sampler.batch_size={self.batch_size} cannot be split evenly over {world_size} devices; "
