@@ -108,3 +108,11 @@ def test_bidirectional_is_refused_at_composition(tiny_corpus, tmp_path):
         *cli_overrides(tiny_corpus, tmp_path), "model=lstm", "model.bidirectional=true", cwd=tmp_path
     )
     assert result.returncode == 2 and "Key 'bidirectional' not in 'CharLMSchema'" in result.stderr
+
+
+def test_a_warm_run_is_what_a_new_interpreter_gives(tmp_path):
+    """tests/warm.py's forked runs against `python scripts/train.py`: the same output and exit status."""
+    for args in (["seed=-1"], ["--cfg", "job", "model=lstm"]):
+        warm, fresh = (run(*args, cwd=tmp_path, fresh=new) for new in (False, True))
+        assert (warm.returncode, warm.stdout, warm.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+        assert warm.stdout or warm.stderr.startswith("error: seed=-1")
