@@ -5,6 +5,7 @@ recurrence alone, `python scripts/benchmark.py --recurrence`; torch.compile, `--
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,13 +20,24 @@ from lyrics_rnn.hardware import auto_precision  # noqa: E402
 from lyrics_rnn.models import CELLS  # noqa: E402
 
 
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= low (a bad one is argparse's one-line usage error)."""
+
+    def parse(text: str) -> int:
+        if not text.lstrip("-").isdigit() or int(text) < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= {low}")
+        return int(text)
+
+    return parse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="scratch and lstm, random sampler, few epochs")
-    parser.add_argument("--epochs", type=int, help="timed epochs per run (default 5, quick 3)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
+    parser.add_argument("--epochs", type=at_least(1), help="timed epochs per run (default 5, quick 3)")
+    parser.add_argument("--warmup", type=at_least(0), default=1, help="untimed epochs first (default 1)")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="times each arm is run, interleaved (default 2)"
+        "--rounds", type=at_least(1), default=2, help="times each arm is run, interleaved (default 2)"
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the notebook arm runs on the CPU only)")
     parser.add_argument(
@@ -38,7 +50,10 @@ def main() -> None:
         "--precision", default="32-true", help="32-true (default), bf16-mixed or auto (as trainer.precision)"
     )
     parser.add_argument(
-        "--data", type=int, metavar="MB", help="instead: start-up of a generated corpus of MB megabytes"
+        "--data",
+        type=at_least(1),
+        metavar="MB",
+        help="instead: start-up of a generated corpus of MB megabytes",
     )
     parser.add_argument(
         "--recurrence", action="store_true", help="instead: the scratch RNN's recurrence, two ways"

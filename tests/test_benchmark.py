@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, run_script
 
 from benchmarks import notebook
 
@@ -45,3 +45,10 @@ def test_notebook_baseline_still_has_its_bugs():
     notebook.grad_clipping(params, theta=1.0)
     # Sum of norms = 7 (not the global 5): each gradient is scaled by 1/7.
     assert params[0].grad[0].item() == pytest.approx(3 / 7)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--rounds", "0"), ("--epochs", "x"), ("--warmup", "-1")])
+def test_counts_below_their_minimum_are_a_usage_error(option, value, tmp_path):
+    result = run_script("benchmark.py", option, value, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"argument {option}: '{value}' is not an integer" in result.stderr.splitlines()[-1]
