@@ -2,6 +2,7 @@
 
 import math
 import os
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -9,7 +10,13 @@ import pytest
 import torch
 from helpers import events
 
-from lyrics_rnn.checkpoint import AtomicCheckpointIO, CheckpointError, load_model, read_checkpoint
+from lyrics_rnn.checkpoint import (
+    AtomicCheckpointIO,
+    CheckpointError,
+    load_model,
+    read_checkpoint,
+    training_parts,
+)
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.generate import generate
 from lyrics_rnn.train import train
@@ -99,3 +106,14 @@ class PoisonSecondEpoch(L.Callback):
         if trainer.current_epoch == 1:
             with torch.no_grad():
                 next(pl_module.parameters()).view(-1)[0] = math.nan
+
+
+def test_a_checkpoint_whose_corpus_is_gone_says_so(compose_train, tiny_corpus, tmp_path):
+    corpus = tmp_path / "moved.txt"
+    shutil.copy(tiny_corpus, corpus)
+    train(compose_train(f"data.path={corpus}", "trainer.max_epochs=1"))
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert training_parts(checkpoint)["val"]
+    corpus.unlink()
+    with pytest.raises(CheckpointError, match=r"moved.txt, which is not there any more; put the corpus back"):
+        training_parts(checkpoint)

@@ -91,6 +91,11 @@ def training_parts(path: str | Path) -> dict[str, str]:
             f"{path} does not record its training data (written by an older lyrics-rnn); "
             "evaluate it on a text file instead: data.path=<file>."
         )
+    if not Path(settings["path"]).is_file():  # moved or deleted since: data.path would be the wrong hint
+        raise CheckpointError(
+            f"{path} was trained on {settings['path']}, which is not there any more; put the corpus back "
+            "there to use its parts (split=val|test, adapt=, copy_rate=true)."
+        )
     return read_parts(settings["path"], settings["member"], settings["num_sample"], settings["split"])
 
 
