@@ -70,11 +70,13 @@ class WarmInterpreter:
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
 
-    def run(self, script: str, args: tuple[str, ...], cwd: Path, timeout: int) -> subprocess.CompletedProcess:
+    def run(
+        self, command: list[str], cwd: Path, env: dict[str, str], timeout: int
+    ) -> subprocess.CompletedProcess:
+        """`command` ([python, script, *args]) run as a forked child of the warm interpreter."""
         files = Path(tempfile.mkdtemp(prefix="run-"))
         request = {
-            "script": str(ROOT / "scripts" / script), "args": list(args), "cwd": str(cwd),
-            "env": {**os.environ, "HYDRA_FULL_ERROR": "0"},
+            "script": command[1], "args": command[2:], "cwd": str(cwd), "env": env,
             **{name: str(files / name) for name in ("stdout", "stderr", "status")},
         }  # fmt: skip
         with self.lock:
@@ -92,12 +94,12 @@ class WarmInterpreter:
         while not status.exists():
             if time.monotonic() > deadline:
                 os.killpg(pid, signal.SIGKILL)
-                raise subprocess.TimeoutExpired([script, *args], timeout)
+                raise subprocess.TimeoutExpired(command, timeout)
             time.sleep(0.02)
         code = int(status.read_text())
         output = {name: (files / name).read_text(encoding="utf-8") for name in ("stdout", "stderr")}
         shutil.rmtree(files)
-        return subprocess.CompletedProcess([script, *args], code, **output)
+        return subprocess.CompletedProcess(command, code, **output)
 
 
 WARM = WarmInterpreter()
@@ -108,16 +110,11 @@ def run_script(
 ) -> subprocess.CompletedProcess:
     """scripts/<script> as a user runs it, in a process of its own; the timeout is the watchdog against
     a hang. `fresh`: a new interpreter (`python scripts/<script> ...`), else one forked warm (warm.py)."""
+    command = [sys.executable, str(ROOT / "scripts" / script), *args]
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     if not fresh:
-        return WARM.run(script, args, cwd, timeout)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), *args],
-        cwd=cwd,
-        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+        return WARM.run(command, cwd, env, timeout)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def events(run_dir: Path) -> EventAccumulator:

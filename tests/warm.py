@@ -38,24 +38,26 @@ def run(script: str) -> int:
 
 
 def child(request: dict) -> None:
-    """In the forked child: become the script's process, run it, exit as a process would."""
-    os.setsid()  # its own process group: a timeout kills it and whatever it started
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        os.dup2(os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    script = request["script"]
-    sys.argv = [script, *request["args"]]
-    sys.path[0] = os.path.dirname(script)  # as `python scripts/x.py` sets it
+    """In the forked child: become the script's process, run it, exit as a process would (never returns)."""
     code = 1
     try:
+        os.setsid()  # its own process group: a timeout kills it and whatever it started
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            os.dup2(os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        script = request["script"]
+        sys.argv = [script, *request["args"]]
+        sys.path[0] = os.path.dirname(script)  # as `python scripts/x.py` sets it
         code = run(script)
         threading._shutdown()  # what a normal exit does: wait for the script's threads, then atexit
         atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
+    except BaseException:
+        traceback.print_exc()
     finally:
         with open(request["status"] + ".tmp", "w") as status:
             status.write(str(code))
@@ -71,11 +73,7 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the script waits for its own children
-            try:
-                child(request)
-            except BaseException:
-                traceback.print_exc()
-                os._exit(1)
+            child(request)
         print(pid, flush=True)
 
 

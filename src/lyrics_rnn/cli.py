@@ -110,9 +110,11 @@ def quiet_libraries() -> None:
     already reduced over all devices (a `sync_dist` reduction would come later, on one device only)."""
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\('(train|val|test|time)/")
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-        lambda record: not record.getMessage().startswith("💡 Tip")
-    )
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(not_an_advert)  # added once
+
+
+def not_an_advert(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("💡 Tip")
 
 
 def exit_on_user_error(error: Exception) -> None:
