@@ -5,6 +5,7 @@ processes of their own (forked warm, tests/warm.py), a few at a time, all at onc
 from __future__ import annotations
 
 import errno
+import math
 import pickle
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from helpers import LYRICS, ROOT, cli_overrides, compose_config, run_script, tin
 from lyrics_rnn.cli import user_message
 from lyrics_rnn.corpus import CorpusError, read_corpus
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.module import CharLM
+from lyrics_rnn.module import NEVER, CharLM
 from lyrics_rnn.train import train
 
 TRAIN = (
@@ -255,8 +256,17 @@ def test_divergence_with_a_finite_loss_stops_before_any_checkpoint(compose_train
 def test_an_exploded_finite_loss_marks_its_step():
     model = CharLM(vocab=list("abcdefghij"), cell="rnn", num_hiddens=4)
     model._note_if_bad(torch.tensor(model.max_loss - 1), model.max_loss)
-    assert int(model.first_bad_step) == -1
+    assert int(model.first_bad_step) == NEVER
     model._note_if_bad(torch.tensor(model.max_loss + 1), model.max_loss)
+    assert int(model.first_bad_step) == 0
+
+
+@pytest.mark.parametrize("norm", [math.inf, math.nan])
+def test_a_non_finite_gradient_norm_marks_its_step(norm: float):
+    model = CharLM(vocab=list("abcdefghij"), cell="rnn", num_hiddens=4)
+    model._note_if_bad(torch.tensor(1e30))
+    assert int(model.first_bad_step) == NEVER
+    model._note_if_bad(torch.tensor(norm))
     assert int(model.first_bad_step) == 0
 
 
