@@ -34,6 +34,7 @@ from benchmarks import notebook
 from benchmarks.flops import step_gflop
 from lyrics_rnn.allocator import use_allocator
 from lyrics_rnn.callbacks import now
+from lyrics_rnn.cli import quiet_libraries
 from lyrics_rnn.config import register_configs
 from lyrics_rnn.datamodule import LyricsDataModule
 from lyrics_rnn.files import write_atomically
@@ -54,12 +55,13 @@ class Result:
     chars_per_s: float
     s_per_epoch: float
     peak_rss_mb: float
-    epochs_timed: int
+    epochs_timed: int  # per round
     chars_per_epoch: int
     minor_faults_per_epoch: float
     # Of the project's network's steps (the notebook's arm: the same maths); None for the library layers,
     # whose fused CPU kernels torch's FLOP counter does not see into.
     gflop_per_s: float | None
+    round_s_per_epoch: list[float]  # each round's median epoch; s_per_epoch is the smallest
 
 
 def minor_faults() -> int:
@@ -196,6 +198,7 @@ def measure(
     entry point applies it. Returns the timed epochs' seconds, the characters per epoch, the process's
     peak resident memory in MB and the minor page faults per timed epoch."""
     use_allocator(allocator)
+    quiet_libraries()
     torch.manual_seed(0)
     seconds, chars, faults = ARMS[arm](model, sampler, warmup + epochs, device, precision)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -231,10 +234,12 @@ def run_all(
     """Every job (model, sampler, arm, allocator) in its own spawned process, one at a time, all jobs
     once per round.
 
-    Rounds interleave the arms, so that a burst of load on a shared machine hits them alike; each
-    result is the median over the timed epochs of all rounds.
+    Rounds interleave the arms, so that a burst of load on a shared machine hits them alike. Each
+    result is the median epoch of the arm's least disturbed round: another program's load only ever
+    adds time (timeit's advice: the fastest repeat), and on these VMs a burst lasts long enough to
+    slow most of a round, which a median over all rounds' epochs then reports as the arm's speed.
     """
-    seconds: dict[tuple[str, ...], list[float]] = {job: [] for job in jobs}
+    seconds: dict[tuple[str, ...], list[float]] = {job: [] for job in jobs}  # round medians
     faults: dict[tuple[str, ...], list[float]] = {job: [] for job in jobs}
     chars, peak = {}, dict.fromkeys(jobs, 0.0)
     for round_ in range(rounds):
@@ -243,18 +248,18 @@ def run_all(
                 timed, chars[job], peak_mb, job_faults = pool.submit(
                     measure, *job, epochs, warmup, device, precision
                 ).result()
-            seconds[job] += timed
+            seconds[job].append(statistics.median(timed))
             faults[job].append(job_faults)
             peak[job] = max(peak[job], peak_mb)
             print(
-                f"round {round_ + 1}: {' '.join(job):38s} {statistics.median(timed):7.3f} s/epoch "
+                f"round {round_ + 1}: {' '.join(job):38s} {seconds[job][-1]:7.3f} s/epoch "
                 f"{job_faults:9.0f} faults/epoch",
                 flush=True,
             )
     results, flops = [], {}
     for job in jobs:
         model, sampler = job[:2]
-        s_per_epoch = statistics.median(seconds[job])
+        s_per_epoch = min(seconds[job])
         gflop_per_s = None
         if model.startswith("scratch"):
             if (model, sampler) not in flops:
@@ -262,8 +267,8 @@ def run_all(
             gflop_per_step, chars_per_step = flops[model, sampler]
             gflop_per_s = gflop_per_step * chars[job] / chars_per_step / s_per_epoch
         results.append(
-            Result(*job, chars[job] / s_per_epoch, s_per_epoch, peak[job], len(seconds[job]), chars[job],
-                   statistics.mean(faults[job]), gflop_per_s)
+            Result(*job, chars[job] / s_per_epoch, s_per_epoch, peak[job], epochs, chars[job],
+                   statistics.mean(faults[job]), gflop_per_s, seconds[job])
         )  # fmt: skip
     return results
 

@@ -28,6 +28,7 @@ def test_quick_benchmark_writes_the_report(real_corpus, tmp_path):
         assert row["sampler"] == "random" and row["chars_per_epoch"] == 8 * 32 * 35
         assert 1_000 < row["chars_per_s"] < 10_000_000 and 0 < row["s_per_epoch"] < 60  # a real timing
         assert row["peak_rss_mb"] > 100 and row["allocator"] == "tuned" and row["minor_faults_per_epoch"] >= 0
+        assert row["round_s_per_epoch"] == [row["s_per_epoch"]]  # one round: its median is the figure
         if row["model"] == "scratch":  # counted; the library layers' fused kernels are not
             assert 1 < row["gflop_per_s"] < 10 * latest["machine"]["matmul_peak_gflop_per_s"]["fp32"]
         else:

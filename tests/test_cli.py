@@ -116,3 +116,15 @@ def test_a_warm_run_is_what_a_new_interpreter_gives(tmp_path):
         warm, fresh = (run(*args, cwd=tmp_path, fresh=new) for new in (False, True))
         assert (warm.returncode, warm.stdout, warm.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
         assert warm.stdout or warm.stderr.startswith("error: seed=-1")
+
+
+def test_a_split_without_validation_trains_without_lightnings_empty_loader_note(tiny_corpus, tmp_path):
+    result = run(
+        *cli_overrides(tiny_corpus, tmp_path),
+        "data.split=[1,0,0]",
+        "optimized_metric=train/ppl",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "train/ppl=" in result.stdout + result.stderr
+    assert "Total length of `list`" not in result.stderr  # an empty list is how "no part" is said

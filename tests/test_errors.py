@@ -98,6 +98,11 @@ CASES = {
     "impossible devices": ("train.py", ["trainer.devices=0"], "devices=0"),
     "metric never logged": ("train.py", ["optimized_metric=val/acc"], "is never logged"),
     "no validation part": ("train.py", ["data.split=[1,0,0]"], "is never logged"),
+    "optuna without trials": (
+        "train.py",
+        ["hparams_search=lstm_optuna", "hydra.sweeper.n_trials=0", "hydra.sweep.dir={out}/sweep"],
+        "set hydra.sweeper.n_trials to at least 1",
+    ),
     "seed not a number": ("train.py", ["seed=abc"], "full_key: seed"),
     "negative seed": ("train.py", ["seed=-1"], "seed=-1 must be between 0 and 2**32 - 1"),
     "threads zero": ("train.py", ["threads=0"], "threads=0 must be at least 1"),

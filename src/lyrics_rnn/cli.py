@@ -58,6 +58,8 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, CompactHydraException):  # composition: unknown key, wrong type, missing option
         cause = error.__cause__
         return one_line(f"{error} {cause}" if isinstance(cause, OmegaConfBaseException) else error)
+    if isinstance(error, ValueError) and str(error) == "No trials are completed yet.":  # Optuna's sweeper
+        return "the Optuna sweep ended without a completed trial; set hydra.sweeper.n_trials to at least 1."
     if isinstance(error, OSError) and error.errno in USER_ERRNOS:
         where = f": {error.filename}" if error.filename else ""
         return f"{error.strerror}{where}. Free space, or choose a writable folder (e.g. paths.log_dir=...)."
@@ -107,8 +109,11 @@ def quiet_libraries() -> None:
     """Leave out of every job's console what a user can do nothing about: Lightning's advert for its
     cloud logger, its use of a torch API that torch 2.13 deprecates (a warning per run), and, with
     several devices, its advice to reduce the epoch metrics, which the module and EpochSpeed have
-    already reduced over all devices (a `sync_dist` reduction would come later, on one device only)."""
+    already reduced over all devices (a `sync_dist` reduction would come later, on one device only),
+    and its note that a loader list is empty, which is how the data module says a split has no
+    validation or test part (`data.split=[1,0,0]`)."""
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    warnings.filterwarnings("ignore", message=r"Total length of `list` across ranks is zero")
     warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\('(train|val|test|time)/")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(not_an_advert)  # added once
 
