@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import LYRICS, ROOT, cli_overrides, compose_config, run_script, tiny_overrides
+from omegaconf import OmegaConf
 
 from lyrics_rnn.cli import user_message
 from lyrics_rnn.corpus import CorpusError, read_corpus
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.module import NEVER, CharLM
-from lyrics_rnn.train import train
+from lyrics_rnn.train import check_validation_interval, train
 
 TRAIN = (
     "data.path={corpus}",
@@ -90,6 +91,13 @@ CASES = {
         "gradient_clip_val=-1.0 must be positive",
     ),
     "no epochs": ("train.py", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    "no batches": ("train.py", ["trainer.limit_train_batches=0"], "limit_train_batches=0 trains nothing"),
+    "accumulate zero batches": ("train.py", ["trainer.accumulate_grad_batches=0"], "must be at least 1"),
+    "validation interval beyond the epoch": (
+        "train.py",
+        ["trainer.val_check_interval=1000"],
+        "val_check_interval=1000 is more than the",
+    ),
     "batch over devices": (
         "train.py",
         ["trainer=ddp", "trainer.accelerator=cpu"],
@@ -173,6 +181,7 @@ CASES = {
         ["ckpt_path={folder}/*/last.ckpt"],
         "no checkpoint matches",
     ),
+    "evaluate no checkpoints": ("evaluate.py", ["ckpt_path=[]"], "names no checkpoint"),
     "evaluate diverged checkpoint": ("evaluate.py", ["ckpt_path={nan_ckpt}"], "non-finite weights"),
     "ngram without test part": (
         "ngram.py",
@@ -321,3 +330,12 @@ def test_a_failed_sweep_job_is_one_line_and_the_others_still_run(tiny_corpus, tm
 def test_a_refusing_file_system_is_a_user_error(error, expected):
     assert user_message(error).startswith(expected)
     assert user_message(RuntimeError("a bug")) is None  # a bug keeps its traceback
+
+
+def test_a_validation_interval_across_epochs_is_allowed():
+    """val_check_interval above an epoch's batches is Lightning's error only when it counts per epoch."""
+    across = OmegaConf.create({"val_check_interval": 1000, "check_val_every_n_epoch": None})
+    check_validation_interval(across, batches=8)
+    with pytest.raises(LyricsError, match="at most 8"):
+        check_validation_interval(OmegaConf.merge(across, {"check_val_every_n_epoch": 1}), batches=8)
+    check_validation_interval(OmegaConf.create({"val_check_interval": 0.5, "check_val_every_n_epoch": 1}), 8)

@@ -73,6 +73,8 @@ def checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
         if not matches:
             raise CheckpointError(f"no checkpoint matches ckpt_path={item}; check the pattern.")
         paths += [Path(match) for match in matches]
+    if not paths:
+        raise CheckpointError("ckpt_path=[] names no checkpoint; give a file, a list of files or a pattern.")
     return paths
 
 

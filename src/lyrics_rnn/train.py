@@ -40,6 +40,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             f"optimized_metric={cfg.optimized_metric} is never logged with data.split={list(cfg.data.split)}; "
             f"choose one of {sorted(logged)}."
         )
+    check_validation_interval(cfg.trainer, len(datamodule.train_sampler))
     model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
     if cfg.get("ckpt_path"):
         check_resume(cfg.ckpt_path, model, cfg.trainer.max_epochs)
@@ -99,11 +100,32 @@ def check_settings(cfg: DictConfig) -> None:
     every = cfg.trainer.get("check_val_every_n_epoch")
     if every is not None and every < 1:
         raise LyricsError(f"trainer.check_val_every_n_epoch={every} must be at least 1 (1: every epoch).")
+    accumulate = cfg.trainer.get("accumulate_grad_batches")
+    if accumulate is not None and accumulate < 1:
+        raise LyricsError(
+            f"trainer.accumulate_grad_batches={accumulate} must be at least 1 (1: a step per batch)."
+        )
+    if cfg.trainer.get("limit_train_batches") == 0:
+        raise LyricsError(
+            "trainer.limit_train_batches=0 trains nothing; give a count or a fraction of an epoch."
+        )
     clip = cfg.trainer.get("gradient_clip_val")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise LyricsError(
             f"trainer.gradient_clip_val={clip} must be positive (a negative one climbs the loss), "
             "or null for no clipping."
+        )
+
+
+def check_validation_interval(trainer: DictConfig, batches: int) -> None:
+    """A batch count between validations that an epoch never reaches (Lightning's ValueError, in fit)."""
+    every = trainer.get("val_check_interval")
+    counted_per_epoch = trainer.get("check_val_every_n_epoch") is not None
+    if isinstance(every, int) and not isinstance(every, bool) and every > batches and counted_per_epoch:
+        raise LyricsError(
+            f"trainer.val_check_interval={every} is more than the {batches} training batches of an epoch; "
+            f"give at most {batches}, a fraction of an epoch (e.g. 0.5), or also "
+            "trainer.check_val_every_n_epoch=null to count batches across epochs."
         )
 
 
