@@ -91,6 +91,13 @@ CASES = {
         "gradient_clip_val=-1.0 must be positive",
     ),
     "no epochs": ("train.py", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    "no steps": ("train.py", ["trainer.max_steps=0"], "trainer.max_steps=0 trains nothing"),
+    "embedding of no width": ("train.py", ["model=lstm", "model.embedding_dim=0"], "model.embedding_dim=0"),
+    "samples of no prefix": (
+        "train.py",
+        ["callbacks.lyrics_samples.prefixes=[]"],
+        "~callbacks.lyrics_samples",
+    ),
     "no batches": ("train.py", ["trainer.limit_train_batches=0"], "limit_train_batches=0 trains nothing"),
     "accumulate zero batches": ("train.py", ["trainer.accumulate_grad_batches=0"], "must be at least 1"),
     "validation interval beyond the epoch": (

@@ -33,6 +33,11 @@ class LyricsSamples(L.Callback):
             )
         # One string is one prefix (prefixes=分开), never a list of its characters.
         self.prefixes = [prefixes] if isinstance(prefixes, str) else list(prefixes)
+        if not self.prefixes:
+            raise LyricsError(
+                "callbacks.lyrics_samples.prefixes=[] samples nothing; give a prefix, or leave the samples "
+                "out with ~callbacks.lyrics_samples."
+            )
         self.pred_len, self.pred_period = pred_len, pred_period
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:

@@ -105,6 +105,8 @@ def check_settings(cfg: DictConfig) -> None:
         raise LyricsError(
             f"trainer.accumulate_grad_batches={accumulate} must be at least 1 (1: a step per batch)."
         )
+    if cfg.trainer.get("max_steps") == 0:
+        raise LyricsError("trainer.max_steps=0 trains nothing; give at least 1 (-1: no limit).")
     if cfg.trainer.get("limit_train_batches") == 0:
         raise LyricsError(
             "trainer.limit_train_batches=0 trains nothing; give a count or a fraction of an epoch."

@@ -58,6 +58,10 @@ class RecurrentLM(nn.Module):
         for name, p in dropouts.items():
             if not 0 <= p < 1:
                 raise LyricsError(f"model.{name}={p} must lie in [0, 1) (a share of units dropped).")
+        if embedding_dim is not None and embedding_dim < 1:  # 0 would silently mean one-hot
+            raise LyricsError(
+                f"model.embedding_dim={embedding_dim} must be at least 1, or null for the book's one-hot input."
+            )
         if tie_weights and embedding_dim is None:
             raise LyricsError("model.tie_weights=true needs an input embedding: set model.embedding_dim.")
         self.vocab_size = vocab_size
