@@ -154,6 +154,7 @@ CASES = {
     "generate temperature nan": ("generate.py", ["ckpt_path={ckpt}", "temperature=nan"], "must be finite"),
     "generate no prefixes": ("generate.py", ["ckpt_path={ckpt}", "prefixes=[]"], "prefixes=[] gives nothing"),
     "generate top_k zero": ("generate.py", ["ckpt_path={ckpt}", "temperature=1", "top_k=0"], "top_k=0"),
+    "generate greedy with negative top_k": ("generate.py", ["ckpt_path={ckpt}", "top_k=-3"], "top_k=-3"),
     "generate unknown format": ("generate.py", ["ckpt_path={ckpt}", "format=xml"], "format='xml'"),
     "generate diverged checkpoint": ("generate.py", ["ckpt_path={nan_ckpt}"], "non-finite weights"),
     "generate missing checkpoint": ("generate.py", ["ckpt_path={folder}/no.ckpt"], "checkpoint not found"),

@@ -18,12 +18,12 @@ def pick_next(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """The next character from [V] logits: argmax at temperature 0, else a draw from softmax(logits / T)."""
-    if temperature == 0:
-        return logits.argmax()
     if not 0 <= temperature < math.inf or (top_k is not None and top_k < 1):  # NaN fails the first too
         raise LyricsError(
             f"temperature={temperature} must be finite and >= 0, and top_k={top_k} >= 1 (or null)."
         )
+    if temperature == 0:
+        return logits.argmax()
     logits = logits / temperature
     if top_k is not None and top_k < logits.numel():
         logits = logits.masked_fill(logits < logits.topk(top_k).values[-1], float("-inf"))
