@@ -12,7 +12,7 @@ from lyrics_rnn.checkpoint import checkpoint_paths, data_settings, load_model, t
 from lyrics_rnn.cli import hydra_entry
 from lyrics_rnn.corpus import read_corpus
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.evaluate import adapted_perplexity, target_probs
+from lyrics_rnn.evaluate import adapted_perplexity, check_adaptation, target_probs
 from lyrics_rnn.models import Ensemble
 from lyrics_rnn.ngram import KneserNey
 
@@ -23,6 +23,7 @@ def main(cfg: DictConfig) -> float:
         raise LyricsError(
             f"batch_size={cfg.batch_size} and num_steps={cfg.num_steps} must both be at least 1."
         )
+    check_adaptation(cfg.adapt)  # before any reading: a misspelt name fails at once
     paths = checkpoint_paths(cfg.ckpt_path)
     models = [load_model(path, cfg.device) for path in paths]
     vocab, data = models[0].vocab, [data_settings(path) for path in paths]

@@ -103,15 +103,19 @@ def fitted_perplexities(recipe: str, val: dict, target: dict) -> tuple[float, fl
     return perplexity(mix(*stacked(val), weights)), perplexity(mix(*stacked(target), weights))
 
 
+def check_adaptation(adapt: str) -> None:
+    if adapt not in ADAPTATIONS:
+        raise LyricsError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
+
+
 def adapted_perplexity(
     net: nn.Module, ngram: KneserNey, val: Tensor, target: Tensor, adapt: str, num_steps: int = 35
 ) -> tuple[float, str]:
     """Perplexity of `target` under the adaptation `adapt` (see ADAPTATIONS), every choice it involves
     (recipe, mixture weights, dynamic learning rate) made on `val`; and a line saying what was chosen."""
+    check_adaptation(adapt)
     if adapt == "none":
         return perplexity(target_probs(net, target, 1, num_steps)), "static"
-    if adapt not in CANDIDATES:
-        raise LyricsError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
     parts = {"val": val, "target": target}
     fixed = {name: baselines(ngram, ids) for name, ids in parts.items()}  # the same for every learning rate
     scored = {
