@@ -91,6 +91,7 @@ CASES = {
         "gradient_clip_val=-1.0 must be positive",
     ),
     "no epochs": ("train.py", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    "corpus a device": ("train.py", ["data.path=/dev/null"], "is not a regular file"),
     "no steps": ("train.py", ["trainer.max_steps=0"], "trainer.max_steps=0 trains nothing"),
     "embedding of no width": ("train.py", ["model=lstm", "model.embedding_dim=0"], "model.embedding_dim=0"),
     "samples of no prefix": (

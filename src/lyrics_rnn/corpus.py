@@ -54,8 +54,13 @@ MAX_BYTES = 2**31  # data.max_bytes: a bigger corpus, read whole, is refused rat
 
 
 def _is_file(path: Path) -> bool:
+    """True for a regular file, False for nothing there; a folder, device or pipe is refused by name."""
     if path.is_dir():
         raise CorpusError(f"data.path={path} is a directory, not a file; point it at a .zip or .txt file.")
+    if path.exists() and not path.is_file():
+        raise CorpusError(
+            f"data.path={path} is not a regular file (a device, pipe or socket); point it at a .zip or .txt file."
+        )
     return path.is_file()
 
 
