@@ -11,6 +11,7 @@ import torch
 from helpers import ROOT, events, tiny_overrides
 
 from lyrics_rnn.checkpoint import CheckpointError, read_checkpoint
+from lyrics_rnn.module import CharLM
 from lyrics_rnn.train import train
 
 
@@ -104,3 +105,12 @@ def test_killed_run_resumes_without_losing_a_completed_epoch(tiny_corpus, tmp_pa
         (step + 1) // steps_per_epoch for step, _ in curve(resumed, "train/ppl")
     ]  # step: 0-based
     assert epochs_logged == list(range(completed + 1, 7))  # picks up right after the last completed epoch
+
+
+def test_a_mid_epoch_checkpoint_of_the_meanmetric_days_restores_its_gradient_norm_sums():
+    """grad_norm was torchmetrics' MeanMetric: its sums are saved as mean_value and weight."""
+    model = CharLM(vocab=list("abc"), cell="rnn", num_hiddens=4)
+    metrics = {"grad_norm": {"mean_value": torch.tensor(9.0), "weight": torch.tensor(3.0)}}
+    model.on_load_checkpoint({"epoch_so_far": {"state": None, "metrics": metrics}})
+    model.grad_norm.update(torch.tensor(2.0), 1)
+    assert float(model.grad_norm.compute()) == 2.75  # (9 + 2) / (3 + 1)

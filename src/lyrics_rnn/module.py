@@ -120,8 +120,7 @@ class CharLM(L.LightningModule):
             token_dropout=token_dropout,
         )
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
-        # Epoch means, accumulated on the device. nan_strategy="disable": a non-finite value must show
-        # in the mean, not be dropped from it.
+        # Epoch means, accumulated on the device; a non-finite value shows in the mean.
         self.train_loss, self.val_loss, self.test_loss = WeightedMean(), WeightedMean(), WeightedMean()
         self.grad_norm = WeightedMean()
         # The first global step with a non-finite or exploded loss, or a non-finite gradient (NEVER: none),
