@@ -21,7 +21,7 @@ from typing import Any
 
 import lightning as L
 from hydra.core.config_store import ConfigStore
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from omegaconf import MISSING, OmegaConf
 
 from lyrics_rnn.callbacks import EpochSpeed, LyricsSamples
@@ -156,6 +156,7 @@ def register_configs() -> None:
         "callbacks/model_checkpoint": schema_of(ModelCheckpoint),
         "callbacks/lyrics_samples": schema_of(LyricsSamples),
         "callbacks/epoch_speed": schema_of(EpochSpeed),
+        "callbacks/progress_bar": schema_of(TQDMProgressBar),
     }.items():
         group, _, leaf = f"schema/{name}".rpartition("/")
         store.store(group=group, name=leaf, node=node)

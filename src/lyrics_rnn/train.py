@@ -11,6 +11,7 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -45,6 +46,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("ckpt_path"):
         check_resume(cfg.ckpt_path, model, cfg.trainer.max_epochs)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    if cfg.trainer.get("enable_progress_bar") is False:  # the configured bar follows the trainer's switch
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     precision = {}
     if cfg.trainer.get("precision") == "auto":
         precision = {"precision": auto_precision(cfg.trainer.get("accelerator", "auto"))}
