@@ -61,7 +61,7 @@ def _is_file(path: Path) -> bool:
         raise CorpusError(
             f"data.path={path} is not a regular file (a device, pipe or socket); point it at a .zip or .txt file."
         )
-    return path.is_file()
+    return path.exists()
 
 
 @contextlib.contextmanager

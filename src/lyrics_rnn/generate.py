@@ -18,10 +18,6 @@ def pick_next(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """The next character from [V] logits: argmax at temperature 0, else a draw from softmax(logits / T)."""
-    if not 0 <= temperature < math.inf or (top_k is not None and top_k < 1):  # NaN fails the first too
-        raise LyricsError(
-            f"temperature={temperature} must be finite and >= 0, and top_k={top_k} >= 1 (or null)."
-        )
     if temperature == 0:
         return logits.argmax()
     logits = logits / temperature
@@ -43,6 +39,10 @@ def generate(
     """Return `prefix` followed by `num_chars` decoded characters (never `<unk>`: it is no character)."""
     if not prefix:
         raise LyricsError("the prefix must hold at least one character.")
+    if not 0 <= temperature < math.inf or (top_k is not None and top_k < 1):  # NaN fails the first too
+        raise LyricsError(
+            f"temperature={temperature} must be finite and >= 0, and top_k={top_k} >= 1 (or null)."
+        )
     was_training = net.training
     net.eval()
     try:
@@ -50,10 +50,11 @@ def generate(
         ids = vocab.encode(prefix).tolist()
         # Warm-up: every prefix character goes through the network, the state carried along.
         logits, state = net(torch.tensor([ids], device=device), None)
+        unk = None if vocab.unk is None else torch.tensor([vocab.unk], device=device)
         for _ in range(num_chars):
             scores = logits[0, -1]
-            if vocab.unk is not None:
-                scores = scores.index_fill(0, torch.tensor([vocab.unk], device=device), float("-inf"))
+            if unk is not None:
+                scores = scores.index_fill(0, unk, float("-inf"))
             next_id = pick_next(scores, temperature, top_k, generator).view(1, 1)
             ids.append(int(next_id))
             logits, state = net(next_id, state)
