@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the package, not inside it
 
@@ -31,6 +33,19 @@ def at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def device_name(text: str) -> str:
+    """An argparse type: cpu, or cuda[:N] where torch sees a CUDA device."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu or cuda") from None
+    if device.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"{text!r}: the benchmark times cpu or cuda")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: torch sees no CUDA device here; use --device cpu")
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="scratch and lstm, random sampler, few epochs")
@@ -39,7 +54,12 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=at_least(1), default=2, help="times each arm is run, interleaved (default 2)"
     )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (the notebook arm runs on the CPU only)")
+    parser.add_argument(
+        "--device",
+        type=device_name,
+        default="cpu",
+        help="cpu or cuda (the notebook arm runs on the CPU only)",
+    )
     parser.add_argument(
         "--allocator",
         choices=["tuned", "system", "both"],
@@ -47,7 +67,10 @@ def main() -> None:
         help="glibc settings (default tuned)",
     )
     parser.add_argument(
-        "--precision", default="32-true", help="32-true (default), bf16-mixed or auto (as trainer.precision)"
+        "--precision",
+        choices=["32-true", "bf16-mixed", "auto"],
+        default="32-true",
+        help="as trainer.precision; auto: bf16-mixed where the CPU has bf16 (default 32-true)",
     )
     parser.add_argument(
         "--data",

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from helpers import ROOT, run_script
 
 from benchmarks import notebook
@@ -39,8 +40,6 @@ def test_quick_benchmark_writes_the_report(real_corpus, tmp_path):
 
 def test_notebook_baseline_still_has_its_bugs():
     """The baseline must stay the notebook's code: its clipping sums per-tensor norms."""
-    import torch
-
     params = [torch.zeros(3, requires_grad=True), torch.zeros(4, requires_grad=True)]
     params[0].grad, params[1].grad = torch.tensor([3.0, 0, 0]), torch.tensor([4.0, 0, 0, 0])
     notebook.grad_clipping(params, theta=1.0)
@@ -53,3 +52,23 @@ def test_counts_below_their_minimum_are_a_usage_error(option, value, tmp_path):
     result = run_script("benchmark.py", option, value, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"argument {option}: '{value}' is not an integer" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "fragment"),
+    [
+        ("--device", "foo", "is not a device"),
+        ("--device", "mps", "the benchmark times cpu or cuda"),
+        ("--precision", "16-mixed", "invalid choice"),
+        pytest.param(
+            "--device",
+            "cuda",
+            "no CUDA device",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="GPU"),
+        ),
+    ],
+)
+def test_devices_and_precisions_it_cannot_time_are_a_usage_error(option, value, fragment, tmp_path):
+    result = run_script("benchmark.py", option, value, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"argument {option}: " in result.stderr.splitlines()[-1] and fragment in result.stderr

@@ -140,6 +140,16 @@ CASES = {
         "model.num_hiddens=16",
     ),
     "output under a file": ("train.py", ["paths.log_dir={corpus}/out"], "Not a directory"),
+    "output through a dangling link": (
+        "train.py",
+        ["paths.log_dir={dangling}/out"],
+        "cannot create the folder {dangling}",
+    ),
+    "cache where no folder can be": (
+        "train.py",
+        ["data.cache_dir=/proc/lyrics-rnn"],
+        "cannot create the folder",
+    ),
     "generate negative length": ("generate.py", ["ckpt_path={ckpt}", "num_chars=-1"], "num_chars=-1"),
     "generate no samples": ("generate.py", ["ckpt_path={ckpt}", "num_samples=0"], "num_samples=0"),
     "generate prefixes as string": (
@@ -209,6 +219,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     corpus = tmp / "tiny.txt"
     corpus.write_text(LYRICS, encoding="utf-8")
     (folder := tmp / "folder").mkdir()
+    (dangling := tmp / "dangling").symlink_to(tmp / "removed")  # e.g. a link to a disk not mounted
     (empty := tmp / "empty.txt").write_text("")
     (gbk := tmp / "gbk.txt").write_bytes(LYRICS.encode("gbk"))
     with zipfile.ZipFile(gbk_zip := tmp / "gbk.zip", "w") as archive:
@@ -227,7 +238,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     torch.save(checkpoint, nan_ckpt := tmp / "nan.ckpt")
     return dict(
         corpus=corpus, folder=folder, empty=empty, gbk=gbk, gbk_zip=gbk_zip, zip=good_zip, bad_zip=bad_zip,
-        shifted=shifted, evil=evil, ckpt=ckpt, nan_ckpt=nan_ckpt,
+        shifted=shifted, evil=evil, ckpt=ckpt, nan_ckpt=nan_ckpt, dangling=dangling,
     )  # fmt: skip
 
 
@@ -256,9 +267,9 @@ def test_there_are_at_least_forty_cases():
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_one_clear_line(case, results):
+def test_bad_input_is_one_clear_line(case, results, files):
     result, out = results[case]
-    fragment = CASES[case][2]
+    fragment = CASES[case][2].format(**files)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "weights_only" not in result.stderr

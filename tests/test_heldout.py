@@ -4,6 +4,7 @@ baseline, the cache, and the model levers (embedding, tied weights, locked dropo
 import math
 import random
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 from helpers import compose_config, events, run_script
 from hydra.utils import instantiate
 
+from lyrics_rnn import datamodule as datamodule_module
 from lyrics_rnn.cache import context_cache, fit_weights, longest_match, perplexity
 from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.corpus import UNK
@@ -224,6 +226,25 @@ def test_auto_val_batch_size_keeps_validation_a_tenth_of_an_epoch(compose_train)
     val, train = list(datamodule.val_dataloader()), datamodule.train_dataloader()
     assert len(val) <= max(1, math.ceil(len(train) / 10))
     assert sum(int((targets != IGNORE).sum()) for _, targets, _ in val) == len(datamodule.ids["val"]) - 1
+
+
+def test_heldout_batches_run_as_long_as_memory_allows_and_score_alike(compose_train, monkeypatch):
+    cfg = compose_train("sampler.num_steps=5")
+
+    def validate() -> tuple[int, float]:
+        datamodule = instantiate(cfg.data)
+        datamodule.setup()
+        torch.manual_seed(0)
+        model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
+        trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+        [metrics] = trainer.validate(model, datamodule, verbose=False)
+        return len(datamodule.val_dataloader()), metrics["val/loss"]
+
+    long_batches, long_loss = validate()
+    monkeypatch.setattr(datamodule_module, "HELDOUT_LOGITS", 0)  # batches of sampler.num_steps
+    short_batches, short_loss = validate()
+    assert long_batches == 1 < short_batches
+    assert long_loss == pytest.approx(short_loss, rel=1e-6)
 
 
 def test_evaluate_averages_an_ensemble_of_checkpoints(compose_train, tmp_path):

@@ -63,7 +63,21 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, OSError) and error.errno in USER_ERRNOS:
         where = f": {error.filename}" if error.filename else ""
         return f"{error.strerror}{where}. Free space, or choose a writable folder (e.g. paths.log_dir=...)."
+    if isinstance(error, FileNotFoundError | FileExistsError) and raised_in(error, ("mkdir", "makedirs")):
+        return (
+            f"cannot create the folder {error.filename} ({error.strerror}: a folder above it is missing, "
+            "a dangling link or not a real folder); choose another in the setting that names it."
+        )
     return None
+
+
+def raised_in(error: BaseException, functions: tuple[str, ...]) -> bool:
+    """Whether the innermost Python frame of the error's traceback is one of `functions`: creating a
+    folder fails on a path the user gave, wherever in the libraries that happens."""
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and trace.tb_frame.f_code.co_name in functions
 
 
 def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], None]]:

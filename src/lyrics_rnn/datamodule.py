@@ -20,6 +20,9 @@ from lyrics_rnn.samplers import WindowSampler, stream_batches, windows
 
 log = logging.getLogger(__name__)
 PARTS = ("train", "val", "test")
+# Logits in one held-out batch (16 MiB in fp32). The state is carried from batch to batch, so the batch
+# length changes no score, only how many batches, each with Lightning's per-batch cost, a pass takes.
+HELDOUT_LOGITS = 2**22
 
 
 class WindowDataset(Dataset):
@@ -140,8 +143,10 @@ class LyricsDataModule(L.LightningDataModule):
                     "%s: %d streams (data.val_batch_size=%s rounded up to a multiple of %d devices)",
                     part, num_streams, self.val_batch_size, world_size,
                 )  # fmt: skip
+        rows = num_streams // world_size
+        num_steps = max(self.train_sampler.num_steps, HELDOUT_LOGITS // (rows * len(self.vocab)))
         try:
-            return stream_batches(self.ids[part], num_streams, self.train_sampler.num_steps, rank, world_size)
+            return stream_batches(self.ids[part], num_streams, num_steps, rank, world_size)
         except ValueError as error:
             raise LyricsError(f"{part} part (data.split={self.split}): {error}") from error
 

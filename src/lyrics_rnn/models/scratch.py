@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -80,8 +81,9 @@ class TanhRecurrence(torch.autograd.Function):
         with torch.autocast(terms.device.type, enabled=False):
             hiddens = torch.cat([h0[None].to(terms.dtype), terms])  # row t + 1 becomes H_t in place
             weight = W_hh.to(terms.dtype)
-            for t in range(len(terms)):
-                hiddens[t + 1].addmm_(hiddens[t], weight).tanh_()
+            rows = hiddens.unbind()  # views made once: indexing in the loop costs an op per step
+            for before, row in itertools.pairwise(rows):
+                row.addmm_(before, weight).tanh_()
         ctx.save_for_backward(hiddens, W_hh)
         return hiddens[1:], hiddens[-1].clone()
 
@@ -92,12 +94,13 @@ class TanhRecurrence(torch.autograd.Function):
             W_t = W_hh.to(hiddens.dtype).t()
             d_terms = d_hiddens.clone()  # dL/dH_t, then dL/dZ_t
             d_terms[-1] += d_last
-            tanh_grad = 1 - hiddens[1:].square()
-            for t in range(len(d_terms) - 1, 0, -1):
-                d_terms[t].mul_(tanh_grad[t])
-                d_terms[t - 1].addmm_(d_terms[t], W_t)
-            d_terms[0].mul_(tanh_grad[0])
-            d_h0 = d_terms[0] @ W_t if ctx.needs_input_grad[1] else None
+            tanh_grad = (1 - hiddens[1:].square()).unbind()
+            d = d_terms.unbind()
+            for t in range(len(d) - 1, 0, -1):
+                d[t].mul_(tanh_grad[t])
+                d[t - 1].addmm_(d[t], W_t)
+            d[0].mul_(tanh_grad[0])
+            d_h0 = d[0] @ W_t if ctx.needs_input_grad[1] else None
             d_W = hiddens[:-1].flatten(0, 1).t() @ d_terms.flatten(0, 1)
         return d_terms, d_h0, d_W.to(W_hh.dtype)
 
