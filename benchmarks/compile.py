@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lyrics_rnn.models import build_network
+from lyrics_rnn.models import build_network, network_config
 
 
 def step(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:
@@ -26,8 +26,8 @@ def time_compile(
     lines = []
     for cell in cells:
         torch.manual_seed(0)
-        eager = build_network(cell, 1027, 256)
-        compiled = build_network(cell, 1027, 256)
+        eager = build_network(network_config(cell=cell), 1027)
+        compiled = build_network(network_config(cell=cell), 1027)
         compiled.load_state_dict(eager.state_dict())
         compiled.compile()
         batch = torch.randint(0, 1027, (32, 35)), torch.randint(0, 1027, (32, 35))

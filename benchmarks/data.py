@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lyrics_rnn.corpus import Vocab
-from lyrics_rnn.datamodule import read_parts
-from lyrics_rnn.prepare import prepare
+from lyrics_rnn.corpus import preprocessed_chunks
+from lyrics_rnn.prepare import Corpus, cut, split_lengths
 from lyrics_rnn.samplers import RandomSampler, windows
+from lyrics_rnn.vocab import Vocab
 
 SPLIT = (0.9, 0.1, 0.0)
 
@@ -46,11 +46,12 @@ def first_batch(arm: str, corpus: Path, cache: Path) -> tuple[float, float, int]
     """Runs in a fresh process: seconds to the first training batch, peak resident MB, characters."""
     start = time.perf_counter()
     if arm == "whole":  # before: one str, one int64 array per part
-        parts = read_parts(corpus, None, None, SPLIT)
+        text = np.concatenate(list(preprocessed_chunks(corpus))).tobytes().decode("utf-32-le")
+        parts = cut(text, split_lengths(len(text), SPLIT))
         vocab = Vocab.from_text(parts["train"], 1, heldout=parts["val"] + parts["test"])
         train = torch.from_numpy(vocab.encode(parts["train"]))
     else:  # "prepare" (first run, into the cache) or "cached" (a later run)
-        _, ids = prepare(corpus, split=SPLIT, cache_dir=cache)
+        _, ids = Corpus(str(corpus), split=SPLIT, cache_dir=str(cache)).prepare()
         train = torch.from_numpy(ids["train"])
     sampler = RandomSampler(len(train), batch_size=32, num_steps=35)
     windows(train, next(iter(sampler))[0], 35)

@@ -19,7 +19,7 @@ OUTPUT_LAYER = (1120, 256, 1027)  # batch 32 x 35 steps, 256 hidden units, the d
 
 def step_gflop(cfg: DictConfig, datamodule: LyricsDataModule) -> tuple[float, int]:
     """GFLOP of one training step of `cfg.model` on a batch of the default data, and its characters."""
-    model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
+    model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char, _convert_="all")
     starts, _ = next(iter(datamodule.train_sampler))
     inputs, targets = windows(datamodule.ids["train"], starts, datamodule.train_sampler.num_steps)
     with FlopCounterMode(display=False) as counter:

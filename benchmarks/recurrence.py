@@ -10,13 +10,14 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from lyrics_rnn.models import ScratchRecurrent, ScratchRNN
+from lyrics_rnn.models import build_network, network_config
+from lyrics_rnn.models.scratch import ScratchRecurrent
 
 
 def time_recurrence(rounds: int = 5, repeats: int = 30) -> dict[str, float]:
     """Median ms of forward + backward over the default batch (32 x 35 steps, 256 hidden units)."""
     torch.manual_seed(0)
-    net = ScratchRNN(1027, 256)
+    net = build_network(network_config(cell="scratch"), 1027)
     inputs = torch.randint(0, 1027, (32, 35))
     loops: dict[str, Callable] = {
         "written out": net.recurrence,

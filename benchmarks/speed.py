@@ -134,7 +134,7 @@ def plain_arm(
     cfg, datamodule = default_data(model, sampler, epochs)
     L.seed_everything(cfg.seed, workers=True)
     device = torch.device(device)
-    lm = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
+    lm = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char, _convert_="all")
     net, optimizer = lm.net.to(device), lm.configure_optimizers()
     ids, sampler = datamodule.ids["train"].to(device), datamodule.train_sampler
     times, faults, chars, state = [], [], 0, None

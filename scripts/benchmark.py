@@ -1,8 +1,10 @@
 """Training speed: Lightning vs a plain PyTorch loop vs the notebook, `python scripts/benchmark.py [--quick]`;
 start-up on a large generated corpus, `python scripts/benchmark.py --data 100`; the scratch RNN's
-recurrence alone, `python scripts/benchmark.py --recurrence`; torch.compile, `--compile`."""
+recurrence alone, `python scripts/benchmark.py --recurrence`; torch.compile, `--compile`; the network
+families side by side (LSTM, GRU, minGRU, minLSTM, Transformer) for windows of 35 to 1,024, `--families`."""
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -15,11 +17,13 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a developer tool beside the pack
 
 from benchmarks.compile import time_compile  # noqa: E402
 from benchmarks.data import run_data  # noqa: E402
+from benchmarks.families import family_table, time_families  # noqa: E402
 from benchmarks.flops import matmul_peak  # noqa: E402
 from benchmarks.recurrence import time_recurrence  # noqa: E402
 from benchmarks.speed import machine, ratios, run_all, table, write_report  # noqa: E402
+from lyrics_rnn.files import write_atomically  # noqa: E402
 from lyrics_rnn.hardware import auto_precision  # noqa: E402
-from lyrics_rnn.models import CELLS  # noqa: E402
+from lyrics_rnn.models import NETWORKS  # noqa: E402
 
 
 def at_least(low: int) -> Callable[[str], int]:
@@ -84,6 +88,9 @@ def main() -> None:
     parser.add_argument(
         "--compile", action="store_true", help="instead: a training step eager and through torch.compile"
     )
+    parser.add_argument(
+        "--families", action="store_true", help="instead: every network family, windows of 35 to 1,024"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmark")
     args = parser.parse_args()
     os.environ.setdefault("PROJECT_ROOT", str(ROOT))
@@ -95,6 +102,17 @@ def main() -> None:
         print(f"machine: {machine('cpu')}")
         print("\n".join(time_compile()))
         return
+    if args.families:
+        info = {**machine("cpu"), "matmul_peak_gflop_per_s": matmul_peak("cpu")}
+        print(f"machine: {info}")
+        results = time_families(args.rounds)
+        print(family_table(results, info["matmul_peak_gflop_per_s"]["fp32"]))
+        out = args.out / "families.json"
+        write_atomically(
+            out, lambda file: file.write(json.dumps({"machine": info, "results": results}, indent=1).encode())
+        )
+        print(f"written: {out}")
+        return
     if args.recurrence:
         print(f"machine: {machine('cpu')}")
         times = time_recurrence()
@@ -102,7 +120,7 @@ def main() -> None:
         print(f"speed-up: {times['autograd'] / times['written out']:.2f}x")
         return
 
-    models = ["scratch", "lstm"] if args.quick else list(CELLS)
+    models = ["scratch", "lstm"] if args.quick else list(NETWORKS)
     samplers = ["random"] if args.quick else ["random", "consecutive"]
     epochs = args.epochs or (3 if args.quick else 5)
     allocators = ["tuned", "system"] if args.allocator == "both" else [args.allocator]

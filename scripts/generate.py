@@ -1,47 +1,14 @@
 """Write lyrics from a checkpoint: `python scripts/generate.py ckpt_path=... 'prefixes=["分开","不分开"]'`."""
 
-import json
-import sys
-
-import torch
 from omegaconf import DictConfig
 
-from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.cli import hydra_entry
-from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.generate import copy_rate, generate
+from lyrics_rnn.generate import run
 
 
 @hydra_entry("generate")
 def main(cfg: DictConfig) -> list[str]:
-    if cfg.format not in ("text", "jsonl"):
-        raise LyricsError(f"format={cfg.format!r} is not known; use format=text or format=jsonl.")
-    if cfg.num_chars < 0 or cfg.num_samples < 1:
-        raise LyricsError(f"num_chars={cfg.num_chars} must be >= 0 and num_samples={cfg.num_samples} >= 1.")
-    if not cfg.prefixes:
-        raise LyricsError("prefixes=[] gives nothing to continue; give at least one, e.g. 'prefixes=[分开]'.")
-    model = load_model(cfg.ckpt_path, cfg.device)
-    generator = torch.Generator(model.device).manual_seed(cfg.seed)
-    samples = []
-    for prefix in cfg.prefixes:
-        unknown = model.vocab.unknown(str(prefix))
-        if unknown and model.vocab.unk is not None:  # without <unk>, generation names them in an error
-            print(f"note: {unknown!r} of prefix {str(prefix)!r} read as <unk>", file=sys.stderr)
-        for _ in range(cfg.num_samples):
-            text = generate(
-                model.net, model.vocab, str(prefix), cfg.num_chars, cfg.temperature, cfg.top_k, generator
-            )
-            record = {"prefix": str(prefix), "text": text}
-            print(text if cfg.format == "text" else json.dumps(record, ensure_ascii=False), flush=True)
-            samples.append(text[len(str(prefix)) :])
-    if cfg.copy_rate:
-        parts = training_parts(cfg.ckpt_path)
-        rate = copy_rate(samples, parts["train"])
-        print(
-            f"copy rate {rate:.3f}: share of generated 10-character windows found in the training text",
-            file=sys.stderr,
-        )
-    return samples
+    return run(cfg)
 
 
 if __name__ == "__main__":

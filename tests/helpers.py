@@ -14,10 +14,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch import nn
+
+from lyrics_rnn.corpus import preprocessed_chunks
+from lyrics_rnn.models import build_network, network_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
@@ -25,6 +30,17 @@ LYRICS = (
     "分开 我不要再想 我不要再想 我不 我不 我不要再想你\n不知不觉 你已经离开我\n不分开 为什么我女朋友场外加油\n"
     * 6
 )
+
+# REFERENCE.md: model, optimizer, lr, epochs, sampler, training perplexity.
+BOOK = {
+    "book_scratch_random": ("scratch", "SGD", 100, 250, "random", 1.30),
+    "book_scratch_consecutive": ("scratch", "SGD", 100, 250, "consecutive", 1.16),
+    "book_rnn_consecutive": ("rnn", "Adam", 1e-3, 250, "consecutive", 1.02),
+    "book_scratch_gru_consecutive": ("scratch_gru", "SGD", 100, 160, "consecutive", 1.44),
+    "book_gru_consecutive": ("gru", "Adam", 1e-2, 160, "consecutive", 1.02),
+    "book_scratch_lstm_consecutive": ("scratch_lstm", "SGD", 100, 160, "consecutive", 4.27),
+    "book_lstm_consecutive": ("lstm", "Adam", 1e-2, 160, "consecutive", 1.02),
+}
 
 
 def tiny_overrides(corpus: Path, out: Path) -> list[str]:
@@ -54,11 +70,22 @@ def cli_overrides(corpus: Path, out: Path) -> list[str]:
     return [o for o in tiny_overrides(corpus, out) if not o.startswith("paths.output_dir")]
 
 
-def compose_config(name: str, *overrides: str) -> DictConfig:
-    """conf/<name>.yaml with overrides, resolved, as Hydra's compose API builds it."""
+def read_text(path: Path, **options: Any) -> str:
+    """A corpus file preprocessed, as one string (`corpus.preprocessed_chunks` takes the options)."""
+    return "".join(chunk.tobytes().decode("utf-32-le") for chunk in preprocessed_chunks(path, **options))
+
+
+def network(vocab_size: int, **settings: Any) -> nn.Module:
+    """The network these settings describe (`cell` and the settings of its Config)."""
+    return build_network(network_config(**settings), vocab_size)
+
+
+def compose_config(name: str, *overrides: str, resolve: bool = True) -> DictConfig:
+    """conf/<name>.yaml with overrides, as Hydra's compose API builds it (and resolved)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name=name, overrides=list(overrides))
-    OmegaConf.resolve(cfg)
+    if resolve:
+        OmegaConf.resolve(cfg)
     return cfg
 
 

@@ -1,5 +1,6 @@
-"""The command line as a user types it, in subprocesses."""
+"""The command line as a user types it, in subprocesses; a user's mistake as one line (cli.py)."""
 
+import errno
 import functools
 import os
 import subprocess
@@ -7,6 +8,8 @@ import sys
 
 import pytest
 from helpers import ROOT, cli_overrides, events, run_script
+
+from lyrics_rnn.cli import user_message
 
 SCRIPT = str(ROOT / "scripts" / "train.py")
 
@@ -51,11 +54,20 @@ def curves(run_dir):
     return {tag: [e.value for e in accumulator.Scalars(tag)] for tag in ("train/ppl", "val/ppl")}
 
 
-@pytest.mark.parametrize("sampler", ["consecutive", "random"])
-def test_ddp_with_every_default_matches_one_process_and_resumes(tiny_corpus, tmp_path, sampler):
+@pytest.mark.parametrize(
+    ("model", "sampler"), [("lstm", "consecutive"), ("lstm", "random"), ("transformer", "consecutive")]
+)
+def test_ddp_with_every_default_matches_one_process_and_resumes(tiny_corpus, tmp_path, model, sampler):
     """The default callbacks, progress bar and loggers on, under a watchdog: two CPU processes give
-    one process's perplexities (held-out read as 2 streams by both), also after resuming."""
-    args = [*cli_overrides(tiny_corpus, tmp_path), "model=lstm", f"sampler={sampler}", "sampler.batch_size=4"]
+    one process's perplexities (held-out read as 2 streams by both), also after resuming. (Without
+    dropout: each process draws the masks of its own rows.)"""
+    args = [
+        *cli_overrides(tiny_corpus, tmp_path),
+        f"model={model}",
+        f"sampler={sampler}",
+        "sampler.batch_size=4",
+        "model.dropout=0",
+    ]
     args += ["data.val_batch_size=2", "trainer.accelerator=cpu"]
     one, two, resumed = tmp_path / "one", tmp_path / "two", tmp_path / "resumed"
     for out, extra in [
@@ -96,9 +108,9 @@ def test_ddp_fails_fast_when_a_rank_stalls(tiny_corpus, tmp_path):
 
 
 def test_unknown_model_lists_the_choices(tmp_path):
-    result = run("model=transformer", cwd=tmp_path)
+    result = run("model=nope", cwd=tmp_path)
     assert result.returncode != 0
-    assert "Could not find 'model/transformer'" in result.stderr
+    assert "Could not find 'model/nope'" in result.stderr
     assert all(name in result.stderr for name in ("scratch", "rnn", "gru", "lstm"))
 
 
@@ -107,7 +119,7 @@ def test_bidirectional_is_refused_at_composition(tiny_corpus, tmp_path):
     result = run(
         *cli_overrides(tiny_corpus, tmp_path), "model=lstm", "model.bidirectional=true", cwd=tmp_path
     )
-    assert result.returncode == 2 and "Key 'bidirectional' not in 'CharLMSchema'" in result.stderr
+    assert result.returncode == 2 and "Key 'bidirectional' not in 'CharLMWithEmbeddedConfig'" in result.stderr
 
 
 def test_a_warm_run_is_what_a_new_interpreter_gives(tmp_path):
@@ -128,3 +140,25 @@ def test_a_split_without_validation_trains_without_lightnings_empty_loader_note(
     assert result.returncode == 0, result.stderr
     assert "train/ppl=" in result.stdout + result.stderr
     assert "Total length of `list`" not in result.stderr  # an empty list is how "no part" is said
+
+
+def test_runs_started_together_keep_their_own_folders(tiny_corpus, tmp_path):
+    args = [sys.executable, str(ROOT / "scripts" / "train.py"), *cli_overrides(tiny_corpus, tmp_path)]
+    runs = [subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read()
+    folders = list(tmp_path.glob("*_scratch_random"))
+    assert len(folders) == 2
+    assert all((folder / "checkpoints" / "last.ckpt").is_file() for folder in folders)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device", "/full/run"), "No space left on device: /full/run"),
+        (PermissionError(errno.EACCES, "Permission denied", "/ro/outputs"), "Permission denied: /ro/outputs"),
+    ],
+)
+def test_a_refusing_file_system_is_a_user_error(error, expected):
+    assert user_message(error).startswith(expected)
+    assert user_message(RuntimeError("a bug")) is None  # a bug keeps its traceback

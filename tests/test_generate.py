@@ -1,65 +1,83 @@
+"""scripts/generate.py's run, in-process: lyrics from a checkpoint alone, the corpus gone."""
+
+import json
+
 import pytest
-import torch
+from helpers import LYRICS, compose_config, tiny_overrides
 
-from lyrics_rnn.corpus import Vocab
-from lyrics_rnn.generate import copy_rate, generate
-from lyrics_rnn.models import ScratchRNN
-
-VOCAB = Vocab.from_text("不分开我想你")
-
-
-class Spy(torch.nn.Module):
-    """Records every input it is given and counts the steps it has seen in its state."""
-
-    def __init__(self):
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.zeros(1))
-        self.calls = []
-
-    def forward(self, inputs, state):
-        state = torch.zeros(inputs.shape[0], 1) if state is None else state
-        self.calls.append((inputs.tolist(), float(state)))
-        logits = torch.zeros(1, inputs.shape[1], len(VOCAB))
-        logits[..., VOCAB.char_to_idx["我"]] = 1
-        return logits, state + inputs.shape[1]
+from lyrics_rnn.checkpoint import load_model
+from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.generate import run
+from lyrics_rnn.sampling import generate
+from lyrics_rnn.train import train
 
 
-def test_warm_up_feeds_the_whole_prefix_and_carries_the_state():
-    spy = Spy()
-    text = generate(spy, VOCAB, "不分开", 3)
-    assert text == "不分开我我我"
-    prefix, *steps = spy.calls
-    assert prefix == ([VOCAB.encode("不分开").tolist()], 0.0)
-    assert [state for _, state in steps] == [3.0, 4.0, 5.0]
+def write(*overrides: str) -> list[str]:
+    return run(compose_config("generate", *overrides))
 
 
-def test_greedy_generation_equals_stepwise_argmax():
-    torch.manual_seed(0)
-    net = ScratchRNN(len(VOCAB), 16)
-    text = generate(net, VOCAB, "不分开", 5)
-    ids, state = VOCAB.encode("不分开").tolist(), None
-    for index in ids:
-        logits, state = net(torch.tensor([[index]]), state)
-    for _ in range(5):
-        ids.append(int(logits[0, -1].argmax()))
-        logits, state = net(torch.tensor([[ids[-1]]]), state)
-    assert text == VOCAB.decode(ids) and len(text) == 3 + 5
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    """A tiny LSTM's last.ckpt; the corpus is deleted afterwards: generation needs the file alone."""
+    tmp = tmp_path_factory.mktemp("trained")
+    corpus = tmp / "tiny.txt"
+    corpus.write_text(LYRICS, encoding="utf-8")
+    train(compose_config("train", *tiny_overrides(corpus, tmp / "run"), "model=lstm", "trainer.max_epochs=3"))
+    corpus.unlink()
+    return tmp / "run" / "checkpoints" / "last.ckpt"
 
 
-def test_generation_restores_training_mode():
-    net = ScratchRNN(len(VOCAB), 4).train()
-    generate(net, VOCAB, "我", 2)
-    assert net.training
+def test_greedy_lyrics_from_the_checkpoint_alone(ckpt, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(f"ckpt_path={ckpt}", 'prefixes=["分开","不分开"]', "num_chars=12")
+    model = load_model(ckpt)
+    expected = [generate(model.net, model.vocab, p, 12) for p in ("分开", "不分开")]
+    assert capsys.readouterr().out.splitlines() == expected
+    assert list(tmp_path.iterdir()) == []  # nothing written but stdout
 
 
-def test_prefix_with_unknown_characters_is_refused():
-    with pytest.raises(ValueError, match="not in the vocabulary.*周"):
-        generate(ScratchRNN(len(VOCAB), 4), VOCAB, "周我", 2)
+def test_sampling_is_repeatable_by_seed_and_writes_jsonl(ckpt, capsys):
+    args = [
+        f"ckpt_path={ckpt}",
+        'prefixes=["分开"]',
+        "temperature=1.5",
+        "top_k=5",
+        "num_samples=3",
+        "format=jsonl",
+    ]
+    outputs = []
+    for seed in (1, 1, 2):
+        write(*args, f"seed={seed}")
+        outputs.append(capsys.readouterr().out)
+    records = [json.loads(line) for line in outputs[0].splitlines()]
+    assert len(records) == 3 and all(r["prefix"] == "分开" and r["text"].startswith("分开") for r in records)
+    assert all(len(r["text"]) == 2 + 50 for r in records)
+    assert outputs[0] == outputs[1] != outputs[2]
 
 
-def test_copy_rate_counts_windows_found_verbatim_in_the_training_text():
-    training = "abcdefghijklmnop"
-    assert copy_rate(["cdefghijkl"], training, n=4) == 1.0
-    assert copy_rate(["abcdxyzw"], training, n=4) == pytest.approx(1 / 5)  # only "abcd" of 5 windows
-    with pytest.raises(ValueError, match="no 4-character window"):
-        copy_rate(["abc"], training, n=4)
+def test_prefix_with_unknown_characters_is_named(ckpt):
+    with pytest.raises(LyricsError, match="not in the vocabulary: '伦周杰'"):
+        write(f"ckpt_path={ckpt}", 'prefixes=["周杰伦"]')
+
+
+def test_a_prefix_with_unseen_characters_generates_with_a_note(compose_train, tmp_path, capsys):
+    train(compose_train("model=gru", "data.split=[0.6,0.2,0.2]", "data.min_freq=7"))  # rare ones -> <unk>
+    (text,) = write(
+        f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
+        'prefixes=["周杰伦分开"]',
+        "num_chars=5",
+    )
+    printed = capsys.readouterr()
+    assert printed.out.endswith(f"周杰伦分开{text}\n") and len(text) == 5 and "<unk>" not in text
+    assert "read as <unk>" in printed.err and "周" in printed.err
+
+
+def test_the_copy_rate_is_the_share_of_windows_found_in_the_training_text(compose_train, tmp_path, capsys):
+    train(compose_train("model=lstm", "trainer.max_epochs=3"))
+    (sample,) = write(
+        f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", 'prefixes=["分开"]', "copy_rate=true"
+    )
+    rate = float(capsys.readouterr().err.split("copy rate ")[1].split(":")[0])
+    training = LYRICS.replace("\n", " ")[: int(len(LYRICS) * 0.8)]
+    windows = [sample[i : i + 10] for i in range(len(sample) - 9)]
+    assert rate == pytest.approx(sum(w in training for w in windows) / len(windows), abs=1e-3)

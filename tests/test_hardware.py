@@ -3,6 +3,7 @@
 import platform
 
 import pytest
+from helpers import LYRICS
 
 from lyrics_rnn import hardware
 from lyrics_rnn.allocator import use_allocator
@@ -31,5 +32,7 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
 
 
 def test_auto_precision_trains(compose_train):
-    metrics = train(compose_train("trainer.precision=auto", "trainer.max_epochs=1"))
-    assert metrics["train/ppl"] > 1
+    """Where it picks bf16, the default scratch RNN still learns: below three quarters of the uniform
+    guess over the 24 characters of the tiny corpus after 3 epochs (an untrained model scores about 24)."""
+    metrics = train(compose_train("trainer.precision=auto", "trainer.max_epochs=3"))
+    assert metrics["val/ppl"] < 0.75 * len(set(LYRICS.replace("\n", " ")))

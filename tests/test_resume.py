@@ -11,7 +11,6 @@ import torch
 from helpers import ROOT, events, tiny_overrides
 
 from lyrics_rnn.checkpoint import CheckpointError, read_checkpoint
-from lyrics_rnn.module import CharLM
 from lyrics_rnn.train import train
 
 
@@ -48,16 +47,23 @@ STEP_CHECKPOINTS = (
 )
 
 
-@pytest.mark.parametrize("sampler", ["sampler=random", "sampler=consecutive"])
-def test_a_mid_epoch_checkpoint_resumes_at_the_next_batch_bit_for_bit(compose_train, tmp_path, sampler):
+@pytest.mark.parametrize(
+    "model",
+    [
+        ["model=lstm", "model.dropout=0.3", "model.num_layers=2", "sampler=random"],
+        ["model=lstm", "model.dropout=0.3", "model.num_layers=2", "sampler=consecutive"],
+        ["model=mingru", "model.embedding_dim=16", "sampler=consecutive"],
+        ["model=transformer", "model.embedding_dim=16", "model.memory=8", "sampler=consecutive"],
+    ],
+)
+def test_a_mid_epoch_checkpoint_resumes_at_the_next_batch_bit_for_bit(compose_train, tmp_path, model):
     """Checkpoints every 5 steps (epochs of 14 batches); resumed from step 5, in the first epoch, the
     run ends with the uninterrupted run's weights and logs its per-epoch values (the carried state, the
     epoch's running sums and the dropout RNG travel in the checkpoint)."""
-    model = ["model=lstm", "model.dropout=0.3", "model.num_layers=2", sampler]
     whole, second = tmp_path / "whole", tmp_path / "second"
     train(compose_train(*model, *STEP_CHECKPOINTS, "trainer.max_epochs=2", out=whole))
     mid = whole / "checkpoints" / "step5.ckpt"
-    assert read_checkpoint(mid)["LyricsDataModule"]["batches_done"] == 5
+    assert read_checkpoint(mid)["epoch_so_far"]["batches_done"] == 5
     train(compose_train(*model, "trainer.max_epochs=2", f"ckpt_path={mid}", out=second))
     expected = read_checkpoint(whole / "checkpoints" / "last.ckpt")["state_dict"]
     resumed = read_checkpoint(second / "checkpoints" / "last.ckpt")["state_dict"]
@@ -105,12 +111,3 @@ def test_killed_run_resumes_without_losing_a_completed_epoch(tiny_corpus, tmp_pa
         (step + 1) // steps_per_epoch for step, _ in curve(resumed, "train/ppl")
     ]  # step: 0-based
     assert epochs_logged == list(range(completed + 1, 7))  # picks up right after the last completed epoch
-
-
-def test_a_mid_epoch_checkpoint_of_the_meanmetric_days_restores_its_gradient_norm_sums():
-    """grad_norm was torchmetrics' MeanMetric: its sums are saved as mean_value and weight."""
-    model = CharLM(vocab=list("abc"), cell="rnn", num_hiddens=4)
-    metrics = {"grad_norm": {"mean_value": torch.tensor(9.0), "weight": torch.tensor(3.0)}}
-    model.on_load_checkpoint({"epoch_so_far": {"state": None, "metrics": metrics}})
-    model.grad_norm.update(torch.tensor(2.0), 1)
-    assert float(model.grad_norm.compute()) == 2.75  # (9 + 2) / (3 + 1)

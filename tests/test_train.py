@@ -3,25 +3,31 @@ import os
 
 import pytest
 import torch
-from helpers import compose_config, events
-from hydra.errors import ConfigCompositionException
+from helpers import LYRICS, compose_config, events
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import TQDMProgressBar
+from omegaconf import OmegaConf
 
 from lyrics_rnn.checkpoint import load_model
 from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.evaluate import run as evaluate
+from lyrics_rnn.generate import run as generate
+from lyrics_rnn.hparams import run_params
+from lyrics_rnn.models import NETWORKS
 from lyrics_rnn.module import CharLM
-from lyrics_rnn.train import check_settings, train
+from lyrics_rnn.train import check_settings, check_validation_interval, train
 
 
 @pytest.mark.parametrize("sampler", ["random", "consecutive"])
-@pytest.mark.parametrize("model", ["scratch", "scratch_gru", "scratch_lstm", "rnn", "gru", "lstm"])
+@pytest.mark.parametrize("model", list(NETWORKS))
 def test_every_model_and_sampler_trains(compose_train, tmp_path, model, sampler):
-    cfg = compose_train(f"model={model}", f"sampler={sampler}")
+    """4 epochs take every model below 0.8 of the uniform guess over the tiny corpus's 24 characters on
+    its held-out part (untrained, each scores about 24; the slowest, nn.RNN at Adam's 1e-3, about 18)."""
+    cfg = compose_train(f"model={model}", f"sampler={sampler}", "trainer.max_epochs=4")
     metrics = train(cfg)
     assert {"train/loss", "train/ppl", "val/loss", "val/ppl", "train/grad_norm"} <= metrics.keys()
     assert math.isclose(metrics["train/ppl"], math.exp(metrics["train/loss"]), rel_tol=1e-5)
-    assert 1 < metrics["val/ppl"] < 1e4
+    assert metrics["val/ppl"] < 0.8 * len(set(LYRICS.replace("\n", " ")))
     checkpoints = tmp_path / "run" / "checkpoints"
     assert (checkpoints / "last.ckpt").is_file()
     assert len(list(checkpoints.glob("epoch*-ppl*.ckpt"))) == 1
@@ -79,31 +85,10 @@ def test_fast_dev_run_profile(compose_train):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["sampler.batch_size=abc"], "'abc' of type 'str' could not be converted to Integer"),
-        (["model.num_hiddens=1.5"], "could not be converted to Integer"),
-        (["data.min_freq=lots"], "could not be converted to Integer"),
-        (["sampler=consecutive", "sampler.seed=3"], "Key 'seed' not in 'ConsecutiveSamplerSchema'"),
-        (["trainer.max_epochs=abc"], "'abc' of type 'str' could not be converted to Integer"),
-        (["trainer.gradient_clip_val=abc"], "could not be converted to Float"),
-        (["trainer.max_epoch=3"], "Key 'max_epoch' not in 'TrainerSchema'"),
-        (["callbacks.lyrics_samples.pred_period=often"], "could not be converted to Integer"),
-        (["callbacks.best_checkpoint.save_top_k=all"], "could not be converted to Integer"),
-    ],
-)
-def test_type_errors_are_caught_when_composing(compose_train, overrides, message):
-    with pytest.raises(ConfigCompositionException) as error:
-        compose_train(*overrides)
-    assert message in str(error.value.__cause__)
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
         (["data.split=[0.5,0.6,0]"], r"data.split=\[0.5, 0.6, 0.0\] must be three shares"),
         (["sampler.num_steps=0"], "must both be at least 1"),
         (["sampler.batch_size=64"], "too short for one batch of batch_size=64"),
         (["data.val_batch_size=100"], "val part .* too short for 100 streams"),
-        (["model=scratch", "model.num_layers=2"], "scratch network has one layer"),
     ],
 )
 def test_bad_values_are_refused_before_training(compose_train, tmp_path, overrides, message):
@@ -112,24 +97,7 @@ def test_bad_values_are_refused_before_training(compose_train, tmp_path, overrid
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_every_trainer_argument_is_a_typed_key(compose_train):
-    """Lightning's arguments need no `+`; an int given for a float one becomes a float."""
-    cfg = compose_train("trainer.max_steps=3", "trainer.profiler=simple", "trainer.gradient_clip_val=1")
-    assert cfg.trainer.max_steps == 3 and cfg.trainer.profiler == "simple"
-    assert isinstance(cfg.trainer.gradient_clip_val, float)
-
-
-def test_gpu_trainer_config_composes_for_one_gpu(tmp_path):
-    cfg = compose_config(
-        "train", "trainer=gpu", "trainer.precision=bf16-mixed", f"paths.output_dir={tmp_path}"
-    )
-    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.devices == 1
-    assert cfg.trainer.gradient_clip_val == 0.01 and cfg.trainer.plugins[0]._target_.endswith(
-        "AtomicCheckpointIO"
-    )
-
-
-@pytest.mark.parametrize("model", ["scratch", "lstm"])
+@pytest.mark.parametrize("model", ["scratch", "lstm", "mingru", "transformer"])
 def test_bf16_mixed_precision_trains_on_the_cpu(compose_train, model):
     metrics = train(compose_train(f"model={model}", "trainer.precision=bf16-mixed"))
     assert math.isfinite(metrics["train/ppl"]) and math.isfinite(metrics["val/ppl"])
@@ -147,17 +115,24 @@ def test_a_foreign_corpus_trains_to_the_end_with_samples_from_its_own_text(compo
 
 
 @pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
-@pytest.mark.parametrize("model", ["scratch", "scratch_gru", "scratch_lstm", "rnn", "gru", "lstm"])
+@pytest.mark.parametrize("model", list(NETWORKS))
 def test_every_model_trains_in_full_double_and_bfloat16_precision(compose_train, model, precision):
     """A zero state takes the weights' dtype (state None), so no model mixes float32 into 64 or bf16."""
     metrics = train(compose_train(f"model={model}", f"trainer.precision={precision}", "trainer.max_epochs=1"))
     assert math.isfinite(metrics["train/ppl"]) and math.isfinite(metrics["val/ppl"])
 
 
-def test_a_compiled_network_trains_to_the_eager_losses(compose_train, tmp_path):
-    """model.compile=true (torch.compile of the network, default callbacks on): the same losses as eager."""
-    eager = train(compose_train("trainer.max_epochs=2"))
-    compiled = train(compose_train("trainer.max_epochs=2", "model.compile=true", out=tmp_path / "compiled"))
+@pytest.mark.parametrize(
+    "model",
+    [["model=scratch"], ["model=mingru", "model.dropout=0"], ["model=transformer", "model.dropout=0"]],
+)
+def test_a_compiled_network_trains_to_the_eager_losses(compose_train, tmp_path, model):
+    """model.compile=true (torch.compile of the network, default callbacks on): the same losses as eager
+    (without dropout, whose masks compiled code draws from another generator)."""
+    eager = train(compose_train(*model, "trainer.max_epochs=2"))
+    compiled = train(
+        compose_train(*model, "trainer.max_epochs=2", "model.compile=true", out=tmp_path / "compiled")
+    )
     for name in ("train/loss", "val/loss"):
         assert compiled[name] == pytest.approx(eager[name], rel=1e-5)
     model = CharLM(vocab=list("ab"), cell="scratch", num_hiddens=4, compile=True)
@@ -180,3 +155,73 @@ def test_the_progress_bar_is_tqdm_every_ten_batches_and_follows_the_trainer_swit
     # Off: the configured bar is left out, not refused by Lightning as a bar in a trainer without one.
     metrics = train(compose_train("trainer.enable_progress_bar=false", "trainer.max_epochs=1"))
     assert math.isfinite(metrics["train/ppl"])
+
+
+def test_early_stopping_ends_a_run_whose_val_ppl_rises(compose_train, tmp_path):
+    """Adam at lr 1 without clipping makes val/ppl rise; with patience 1 the run stops long before 20."""
+    train(
+        compose_train(
+            "model=lstm",
+            "model.optimizer.lr=1.0",
+            "trainer.gradient_clip_val=null",
+            "trainer.max_epochs=20",
+            "+callbacks.early_stopping._target_=lightning.pytorch.callbacks.EarlyStopping",
+            "+callbacks.early_stopping.monitor=val/ppl",
+            "+callbacks.early_stopping.patience=1",
+        )
+    )
+    val = [e.value for e in events(tmp_path / "run").Scalars("val/ppl")]
+    assert len(val) < 20 and val[-1] > min(val)  # stopped after val/ppl went up
+
+
+def test_an_ensemble_trains_resumes_evaluates_and_writes_from_one_checkpoint(compose_train, tmp_path):
+    """Default callbacks (samples included); the logged test/ppl is what evaluate.py prints."""
+    overrides = ("model=lstm", "model.embedding_dim=8", "model.ensemble=2", "data.split=[0.6,0.2,0.2]")
+    metrics = train(compose_train(*overrides, "trainer.max_epochs=1"))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert len(load_model(last).net.members) == 2
+    resumed = train(
+        compose_train(*overrides, "trainer.max_epochs=2", f"ckpt_path={last}", out=tmp_path / "again")
+    )
+    assert resumed["train/ppl"] < metrics["train/ppl"]
+    (best,) = (tmp_path / "again" / "checkpoints").glob("epoch*.ckpt")
+    num_steps = f"num_steps={compose_train().sampler.num_steps}"
+    assert evaluate(
+        compose_config("evaluate", f"ckpt_path={best}", "split=test", num_steps)
+    ) == pytest.approx(resumed["test/ppl"], rel=1e-4)
+    (written,) = generate(compose_config("generate", f"ckpt_path={best}", 'prefixes=["分开"]', "num_chars=5"))
+    assert len(written) == 5
+
+
+def test_a_validation_interval_across_epochs_is_allowed():
+    """val_check_interval above an epoch's batches is Lightning's error only when it counts per epoch."""
+    across = OmegaConf.create({"val_check_interval": 1000, "check_val_every_n_epoch": None})
+    check_validation_interval(across, batches=8)
+    with pytest.raises(LyricsError, match="at most 8"):
+        check_validation_interval(OmegaConf.merge(across, {"check_val_every_n_epoch": 1}), batches=8)
+    check_validation_interval(OmegaConf.create({"val_check_interval": 0.5, "check_val_every_n_epoch": 1}), 8)
+
+
+@pytest.mark.parametrize("model", ["mingru", "minlstm", "transformer"])
+def test_a_block_network_ensemble_trains_adapts_and_writes(compose_train, tmp_path, model):
+    """The new families behind the same contract: an ensemble of two in one checkpoint, its test/ppl
+    reproduced by evaluate.py, every adaptation, lyrics from the file, the HParams row from its Config."""
+    overrides = (f"model={model}", "model.embedding_dim=16", "model.ensemble=2", "data.split=[0.6,0.2,0.2]")
+    cfg = compose_train(*overrides)
+    metrics = train(cfg)
+    (best,) = (tmp_path / "run" / "checkpoints").glob("epoch*.ckpt")
+    num_steps = f"num_steps={cfg.sampler.num_steps}"
+    static = evaluate(compose_config("evaluate", f"ckpt_path={best}", "split=test", num_steps))
+    assert static == pytest.approx(metrics["test/ppl"], rel=1e-4)
+    for adapt in ("ngram", "cache", "dynamic", "best"):
+        assert (
+            evaluate(
+                compose_config("evaluate", f"ckpt_path={best}", "split=test", f"adapt={adapt}", num_steps)
+            )
+            > 1
+        )
+    (written,) = generate(compose_config("generate", f"ckpt_path={best}", 'prefixes=["分开"]', "num_chars=5"))
+    assert len(written) == 5
+    params = run_params(cfg)
+    assert params["model"] == model and params["embedding_dim"] == 16 and params["ensemble"] == 2
+    assert ("memory" in params) == (model == "transformer") and "weight_dropout" not in params

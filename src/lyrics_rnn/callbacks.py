@@ -1,18 +1,23 @@
-"""Lightning callbacks: lyrics samples (printed and in TensorBoard) and training speed."""
+"""Lightning callbacks: lyrics samples (printed and in TensorBoard), training speed, the divergence guard
+and exact resume (the RNG, and mid-epoch the carried state and the epoch's running sums)."""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from lightning.pytorch.utilities import move_data_to_device, rank_zero_only, rank_zero_warn
+from torch import Tensor
 
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.generate import generate
+from lyrics_rnn.models import detach_state
+from lyrics_rnn.sampling import generate
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +110,120 @@ class EpochSpeed(L.Callback):
         chars = strategy.reduce(torch.tensor(self.chars, device=device, dtype=torch.float64), reduce_op="sum")
         pl_module.log("time/epoch_s", seconds.float())
         pl_module.log("time/chars_per_s", (chars / seconds).float())
+
+
+NEVER = 2**62  # the step of a divergence that has not happened
+
+
+class DivergenceGuard(L.Callback):
+    """Stops training when a step's loss is not finite or above ten times a uniform guess's (an
+    explosion, not learning), a gradient norm is not finite, or a weight is not finite at the end of an
+    epoch. It runs before that epoch's checkpoints are written (Lightning calls ModelCheckpoint last), so
+    no checkpoint ever holds a diverged epoch. Per step: four tensor ops on the device, no host sync."""
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.max_loss = min(
+            10 * math.log(max(len(pl_module.vocab), 2)), math.log(torch.finfo(torch.float32).max)
+        )
+        # Lightning hands on_train_batch_end the loss divided by the batches accumulated per step.
+        self.max_step_loss = self.max_loss / trainer.accumulate_grad_batches
+        self.first_bad_step: Tensor | None = None
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        # A NaN compares False; the gradient norms' running sum is non-finite once any norm was.
+        ok = (outputs["loss"] <= self.max_step_loss) & (
+            pl_module.grad_norm.total <= torch.finfo(torch.float64).max
+        )
+        self.note(ok, trainer.global_step)
+
+    def note(self, ok: Tensor, step: int) -> None:
+        """Remember the first step at which `ok` was False."""
+        first = self.first_bad_step
+        if first is None:
+            first = self.first_bad_step = torch.tensor(NEVER, device=ok.device)
+        self.first_bad_step = torch.where(ok, first, first.clamp(max=step))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.note(
+            torch.stack([torch.isfinite(p).all() for p in pl_module.parameters()]).all(), trainer.global_step
+        )
+        # Every device decides alike: a bad step on any device stops them all.
+        step = int(trainer.strategy.reduce(self.first_bad_step, reduce_op="min"))
+        if step == NEVER:
+            return
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        kept = [c.best_model_path for c in trainer.checkpoint_callbacks if c.best_model_path] or ["none yet"]
+        raise LyricsError(
+            f"training diverged: loss above {self.max_loss:.1f}, non-finite loss, gradient or weights at epoch "
+            f"{trainer.current_epoch + 1}, global step {step} (lr={lr}, gradient_clip_val={trainer.gradient_clip_val})."
+            f" Checkpoints of earlier epochs are kept: {', '.join(kept)}. Lower model.optimizer.lr or "
+            "trainer.gradient_clip_val, or check the data."
+        )
+
+
+def batches_done(trainer: L.Trainer) -> int:
+    """The batches of the current training epoch trained so far: 0 at an epoch's end."""
+    done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+    return done if done < trainer.num_training_batches else 0
+
+
+def set_rng_state(rng_state: dict[str, Any]) -> None:
+    """Set the global RNGs saved in a checkpoint (those it holds)."""
+    if "torch" in rng_state:
+        torch.set_rng_state(rng_state["torch"].cpu())
+    if "cuda" in rng_state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([state.cpu() for state in rng_state["cuda"]])
+
+
+class ExactResume(L.Callback):
+    """What a resumed run needs to repeat the uninterrupted one bit for bit. Every checkpoint keeps the
+    global RNG (dropout); one written inside an epoch (`every_n_train_steps`) also keeps how many of the
+    epoch's batches were trained, the carried state and the epoch's running sums, so the rest of the
+    epoch trains and logs as if never interrupted."""
+
+    SUMS = ("train_loss", "grad_norm")
+    OLD_SUM_NAMES: ClassVar[dict[str, str]] = {
+        "mean_value": "total",
+        "weight": "count",
+    }  # grad_norm was torchmetrics' MeanMetric
+
+    def __init__(self) -> None:
+        self.rng_at_start: dict[str, Any] = {}
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        checkpoint["rng_state"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng_state"]["cuda"] = torch.cuda.get_rng_state_all()
+        done = batches_done(trainer)
+        if done:
+            state = pl_module.states.get("train")
+            checkpoint["epoch_so_far"] = {
+                "batches_done": done,
+                "state": None if state is None else detach_state(state),
+                "metrics": {name: dict(getattr(pl_module, name).metric_state) for name in self.SUMS},
+            }
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        set_rng_state(checkpoint.get("rng_state", {}))
+        so_far = checkpoint.get("epoch_so_far")
+        if so_far is None:
+            return
+        # Earlier versions kept the count with the data module's state.
+        done = so_far.get("batches_done") or checkpoint.get("LyricsDataModule", {}).get("batches_done", 0)
+        trainer.datamodule.train_sampler.resume_at(done)
+        pl_module.states["train"] = so_far["state"]
+        for name, values in so_far["metrics"].items():
+            metric = getattr(pl_module, name)
+            for key, value in values.items():
+                setattr(metric, self.OLD_SUM_NAMES.get(key, key), value.to(pl_module.device))
+            metric._update_count = 1  # sums restored: compute() reads them without a warning
+        # Lightning draws from the global RNG when it creates the data iterator, which an uninterrupted
+        # run did at the start of the epoch: the saved state is set again once training starts.
+        self.rng_at_start = checkpoint.get("rng_state", {})
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pl_module.states["train"] = move_data_to_device(pl_module.states.get("train"), pl_module.device)
+        set_rng_state(self.rng_at_start)
+        self.rng_at_start = {}

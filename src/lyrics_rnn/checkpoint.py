@@ -12,10 +12,11 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from lyrics_rnn.datamodule import read_parts
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.files import write_atomically
+from lyrics_rnn.hardware import resolve_device
 from lyrics_rnn.module import CharLM
+from lyrics_rnn.prepare import Corpus, Parts
 
 
 class CheckpointError(LyricsError):
@@ -78,45 +79,34 @@ def checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
     return paths
 
 
-def data_settings(path: str | Path) -> dict[str, Any] | None:
-    """The corpus and split a checkpoint was trained on, as the data module saved them (None: not
-    recorded), without how far into its epoch training was: that is progress, not data."""
-    settings = read_checkpoint(path).get("LyricsDataModule")
-    return None if settings is None else {k: v for k, v in settings.items() if k != "batches_done"}
-
-
-def training_parts(path: str | Path) -> dict[str, str]:
-    """The train / val / test texts of the corpus and split a checkpoint was trained on."""
-    settings = data_settings(path)
-    if not settings:
+def corpus_of(checkpoint: dict[str, Any], path: str | Path) -> Corpus:
+    """The corpus and split a checkpoint was trained on (its hyperparameters' `corpus`; earlier versions
+    kept it under the data module's class name)."""
+    record = checkpoint["hyper_parameters"].get("corpus") or checkpoint.get("LyricsDataModule")
+    if not record:
         raise CheckpointError(
             f"{path} does not record its training data (written by an older lyrics-rnn); "
             "evaluate it on a text file instead: data.path=<file>."
         )
-    if not Path(settings["path"]).is_file():  # moved or deleted since: data.path would be the wrong hint
+    corpus = Corpus.from_record(record)
+    if not Path(corpus.path).is_file():  # moved or deleted since: data.path would be the wrong hint
         raise CheckpointError(
-            f"{path} was trained on {settings['path']}, which is not there any more; put the corpus back "
+            f"{path} was trained on {corpus.path}, which is not there any more; put the corpus back "
             "there to use its parts (split=val|test, adapt=, copy_rate=true)."
         )
-    return read_parts(settings["path"], settings["member"], settings["num_sample"], settings["split"])
+    return corpus
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name, which
-    must name a device this machine has."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise LyricsError(
-            f"device={name!r} is not a device name; use device=cpu, cuda, cuda:1 or auto."
-        ) from None
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise LyricsError(
-            f"device={name}: torch sees {torch.cuda.device_count()} CUDA GPUs here; use device=cpu or auto."
+def training_parts(path: str | Path) -> Parts:
+    """The train / val / test ids of the corpus and split a checkpoint was trained on."""
+    checkpoint = read_checkpoint(path)
+    vocab, parts = corpus_of(checkpoint, path).prepare()
+    if vocab.idx_to_char != list(checkpoint["hyper_parameters"]["vocab"]):
+        raise CheckpointError(
+            f"the corpus {path} was trained on has changed since (its vocabulary differs); "
+            "put the original back to use its parts."
         )
-    return device
+    return parts
 
 
 def load_model(path: str | Path, device: str = "cpu") -> CharLM:

@@ -1,9 +1,9 @@
 """Typed schemas for the Hydra configs, so a wrong key or type fails at composition, before any training.
 
 The schemas of instantiated objects (data, sampler, model, trainer, the default callbacks) are derived
-from their constructors' signatures: a hyperparameter is written once in code (name, type, default) and
-once in the YAML of conf/ (its value), whose defaults list names the schema first (e.g.
-`- /schema/sampler/random@_here_`).
+from their constructors' signatures, and a model's from its network's Config dataclass too: a setting is
+written once in code (name, type, default) and once in the YAML of conf/ (its value), whose defaults
+list names the schema first (e.g. `- /schema/sampler/random@_here_`, `- /schema/model/lstm@_here_`).
 The entry configs (train, generate, evaluate, ngram) are typed at their root by the dataclasses below.
 """
 
@@ -21,33 +21,44 @@ from typing import Any
 
 import lightning as L
 from hydra.core.config_store import ConfigStore
+from hydra.utils import get_object
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
-from lyrics_rnn.callbacks import EpochSpeed, LyricsSamples
+from lyrics_rnn.callbacks import DivergenceGuard, EpochSpeed, ExactResume, LyricsSamples
 from lyrics_rnn.datamodule import LyricsDataModule
+from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.models import NETWORKS, config_class
 from lyrics_rnn.module import CharLM
 from lyrics_rnn.samplers import ConsecutiveSampler, RandomSampler
 
 
 @dataclass
 class EntrySchema:
-    """What every entry point takes: the allocator (see allocator.py)."""
+    """What every entry point takes: the allocator (see allocator.py; `tuned`: glibc keeps freed memory
+    for the next step, fewer page faults; `system`: glibc untouched)."""
 
     allocator: str = "tuned"
 
 
 @dataclass
-class TrainSchema(EntrySchema):
-    """The top-level keys of train.yaml; the groups below them have schemas of their own."""
+class CorpusEntrySchema(EntrySchema):
+    """What the entry points that read a corpus take: its data config (conf/data/) and where data and
+    outputs live (conf/paths/)."""
 
     data: Any = MISSING
+    paths: Any = MISSING
+
+
+@dataclass
+class TrainSchema(CorpusEntrySchema):
+    """The top-level keys of train.yaml; the groups below them have schemas of their own."""
+
     sampler: Any = MISSING
     model: Any = MISSING
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None
-    paths: Any = MISSING
     seed: int = MISSING
     optimized_metric: str = MISSING
     ckpt_path: str | None = None
@@ -56,42 +67,54 @@ class TrainSchema(EntrySchema):
 
 
 @dataclass
-class GenerateSchema(EntrySchema):
-    ckpt_path: str = MISSING
+class CheckpointToolSchema(EntrySchema):
+    """What the tools that read a trained model take: its checkpoint (evaluate.py: also a list of them
+    or glob patterns, an ensemble) and the device to run it on."""
+
+    ckpt_path: Any = MISSING
+    device: str = MISSING
+
+
+@dataclass
+class GenerateSchema(CheckpointToolSchema):
+    """The top-level keys of generate.yaml."""
+
     prefixes: list[str] = MISSING
     num_chars: int = MISSING
     temperature: float = MISSING
     top_k: int | None = None
     num_samples: int = MISSING
     seed: int = MISSING
-    device: str = MISSING
     format: str = MISSING
     copy_rate: bool = False
 
 
 @dataclass
 class EvaluateDataSchema:
+    """The keys of evaluate.yaml's `data`: any text file instead of a part of the checkpoint's corpus."""
+
     path: str | None = None
     member: str | None = None
     num_sample: int | None = None
 
 
 @dataclass
-class EvaluateSchema(EntrySchema):
-    ckpt_path: Any = MISSING  # a path, a list of paths or glob patterns (an ensemble)
+class EvaluateSchema(CheckpointToolSchema):
+    """The top-level keys of evaluate.yaml."""
+
     split: str | None = MISSING
     adapt: str = MISSING
     data: EvaluateDataSchema = MISSING
     batch_size: int = MISSING
     num_steps: int = MISSING
     ngram_order: int = MISSING
-    device: str = MISSING
 
 
 @dataclass
-class NgramSchema(EntrySchema):
-    data: Any = MISSING
-    paths: Any = MISSING
+class NgramSchema(CorpusEntrySchema):
+    """The top-level keys of ngram.yaml: besides the corpus, the n of the n-gram and the longest
+    context the cache of already scored text matches."""
+
     order: int = MISSING
     cache_order: int = MISSING
 
@@ -126,13 +149,22 @@ def schema_of(target: type, skip: tuple[str, ...] = (), partial: bool = False) -
     if partial:
         fields.append(("_partial_", bool, True))
     for name, parameter in inspect.signature(target).parameters.items():
-        if name in skip:
+        if name in skip or parameter.kind is inspect.Parameter.VAR_KEYWORD:
             continue
         default = MISSING if parameter.default is inspect.Parameter.empty else parameter.default
         if isinstance(default, tuple | list):  # a list default must be built afresh for each config
             default = dataclasses.field(default_factory=functools.partial(list, default))
         fields.append((name, _checkable(hints.get(name, Any)), default))
     return dataclasses.make_dataclass(f"{target.__name__}Schema", fields)
+
+
+def model_schema(cell: str) -> type:
+    """A model config of `cell`: CharLM's own arguments and the settings of that network's Config."""
+    config = config_class(cell)
+    hints = typing.get_type_hints(config)
+    fields = [(f.name, _checkable(hints[f.name]), f.default) for f in dataclasses.fields(config)]
+    own = schema_of(CharLM, skip=("vocab", "corpus"))
+    return dataclasses.make_dataclass(f"CharLMWith{config.__name__}", fields, bases=(own,))
 
 
 def cpu_share(n_jobs: int) -> int:
@@ -150,13 +182,30 @@ def register_configs() -> None:
         "data": schema_of(LyricsDataModule),
         "sampler/random": schema_of(RandomSampler, skip=("num_tokens",), partial=True),
         "sampler/consecutive": schema_of(ConsecutiveSampler, skip=("num_tokens",), partial=True),
-        "model": schema_of(CharLM, skip=("vocab",)),
+        **{f"model/{cell}": model_schema(cell) for cell in NETWORKS},
         # Lightning's own settings too: `trainer.max_epochs=abc` fails at composition, naming the key.
         "trainer": schema_of(L.Trainer, skip=("callbacks", "logger")),
         "callbacks/model_checkpoint": schema_of(ModelCheckpoint),
         "callbacks/lyrics_samples": schema_of(LyricsSamples),
         "callbacks/epoch_speed": schema_of(EpochSpeed),
         "callbacks/progress_bar": schema_of(TQDMProgressBar),
+        "callbacks/divergence_guard": schema_of(DivergenceGuard),
+        "callbacks/exact_resume": schema_of(ExactResume),
     }.items():
         group, _, leaf = f"schema/{name}".rpartition("/")
         store.store(group=group, name=leaf, node=node)
+
+
+def check_numbers(node: DictConfig | None, name: str) -> None:
+    """Hydra hands a partial's settings (model.optimizer, model.scheduler) over unchecked: a number given
+    as text (`model.optimizer.lr=abc`) is refused here, by name, not deep inside torch."""
+    if node is None:
+        return
+    parameters = inspect.signature(get_object(node._target_)).parameters
+    for key, value in node.items():
+        if key.startswith("_"):  # _target_, _partial_
+            continue
+        default = parameters[key].default if key in parameters else None
+        number = isinstance(default, int | float) and not isinstance(default, bool)
+        if number and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise LyricsError(f"{name}.{key}={value!r} must be a number, e.g. {name}.{key}={default}.")

@@ -1,11 +1,11 @@
-"""Reading the lyrics (zip or txt, downloaded on demand) and the character vocabulary."""
+"""Reading a corpus file (zip or txt, downloaded on demand) as preprocessed chunks of code points."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlparse
@@ -15,6 +15,7 @@ import pooch
 import requests
 
 from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.vocab import code_points
 
 
 class CorpusError(LyricsError):
@@ -154,82 +155,3 @@ def preprocessed_chunks(
                 codes, left = codes[:left], left - min(left, len(codes))
             if len(codes):
                 yield codes
-
-
-def read_corpus(
-    path: str | Path, member: str | None = None, num_sample: int | None = None, max_bytes: int = MAX_BYTES
-) -> str:
-    """The whole preprocessed corpus as one string (for texts that fit in memory)."""
-    chunks = list(preprocessed_chunks(path, member, num_sample, max_bytes))
-    return np.concatenate(chunks).tobytes().decode("utf-32-le") if chunks else ""
-
-
-UNK = "<unk>"
-NUM_CODES = 0x110000  # every Unicode code point
-
-
-def code_points(text: str) -> np.ndarray:
-    """The text as an array of Unicode code points: vectorised work on characters, no Python loop."""
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-
-
-class Vocab:
-    """Characters <-> indices, in sorted order so every process builds the same mapping.
-
-    An `<unk>` entry (index 0), when present, stands for every character outside the vocabulary: rare
-    training characters (below `min_freq`) and characters the training text never shows.
-    """
-
-    def __init__(self, idx_to_char: Sequence[str]) -> None:
-        self.idx_to_char = list(idx_to_char)
-        self.char_to_idx = {char: idx for idx, char in enumerate(self.idx_to_char)}
-        if len(self.char_to_idx) != len(self.idx_to_char):
-            raise LyricsError("a vocabulary must not list a character twice")
-        self.unk = self.char_to_idx.get(UNK)
-        known = [(ord(c), i) for c, i in self.char_to_idx.items() if c != UNK]
-        self._codes = np.array(sorted(known), dtype=np.int64).reshape(-1, 2)
-
-    @classmethod
-    def from_text(cls, text: str, min_freq: int = 1, heldout: str = "") -> Vocab:
-        """The characters of `text` seen at least `min_freq` times; `<unk>` too if any character of
-        `text` or `heldout` is left out."""
-        counts = np.bincount(code_points(text), minlength=NUM_CODES)
-        return cls.from_counts(counts, np.bincount(code_points(heldout), minlength=NUM_CODES) > 0, min_freq)
-
-    @classmethod
-    def from_counts(cls, train_counts: np.ndarray, heldout_seen: np.ndarray, min_freq: int = 1) -> Vocab:
-        """As `from_text`, from each code point's count in the training text and whether the held-out
-        text has it (arrays over all code points, so a corpus can be counted a chunk at a time)."""
-        if min_freq < 1:
-            raise LyricsError(f"data.min_freq={min_freq} must be at least 1 (1 keeps every character).")
-        kept = train_counts >= min_freq
-        if train_counts.any() and not kept.any():  # every character would be <unk>: nothing to learn
-            raise LyricsError(
-                f"data.min_freq={min_freq} keeps no character: the most frequent one occurs "
-                f"{int(train_counts.max())} times in the training text; lower data.min_freq."
-            )
-        left_out = ((train_counts > 0) & ~kept).any() or (heldout_seen & ~kept).any()
-        return cls(([UNK] if left_out else []) + [chr(code) for code in np.flatnonzero(kept).tolist()])
-
-    def __len__(self) -> int:
-        return len(self.idx_to_char)
-
-    def encode(self, text: str) -> np.ndarray:
-        """Indices (int64) of the characters; unknown ones become `<unk>`, or an error without it."""
-        codes = code_points(text).astype(np.int64)
-        known = self._codes[:, 0]
-        where = np.clip(np.searchsorted(known, codes), 0, max(len(known) - 1, 0))
-        found = known[where] == codes if len(known) else np.zeros(len(codes), dtype=bool)
-        if found.all():
-            return self._codes[where, 1]
-        if self.unk is None:
-            unknown = "".join(sorted({chr(c) for c in codes[~found].tolist()}))
-            raise LyricsError(f"characters not in the vocabulary: {unknown!r}; use only known characters.")
-        return np.where(found, self._codes[where, 1], self.unk)
-
-    def unknown(self, text: str) -> str:
-        """The distinct characters of `text` outside the vocabulary, in sorted order."""
-        return "".join(sorted(set(text) - self.char_to_idx.keys()))
-
-    def decode(self, indices: Iterable[int]) -> str:
-        return "".join(self.idx_to_char[i] for i in indices)

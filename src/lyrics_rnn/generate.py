@@ -1,73 +1,46 @@
-"""Writing lyrics: warm up on the whole prefix, then greedy (the book's way) or sampled decoding."""
+"""`run(cfg)` of scripts/generate.py: lyrics from a checkpoint alone, greedy or sampled."""
 
 from __future__ import annotations
 
-import math
+import json
+import sys
 
 import torch
-from torch import Tensor, nn
+from omegaconf import DictConfig
 
-from lyrics_rnn.corpus import Vocab
+from lyrics_rnn.checkpoint import load_model, training_parts
 from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.sampling import copy_rate, generate
 
 
-def pick_next(
-    logits: Tensor,
-    temperature: float = 0.0,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """The next character from [V] logits: argmax at temperature 0, else a draw from softmax(logits / T)."""
-    if temperature == 0:
-        return logits.argmax()
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.numel():
-        logits = logits.masked_fill(logits < logits.topk(top_k).values[-1], float("-inf"))
-    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)[0]
-
-
-@torch.no_grad()
-def generate(
-    net: nn.Module,
-    vocab: Vocab,
-    prefix: str,
-    num_chars: int,
-    temperature: float = 0.0,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-) -> str:
-    """Return `prefix` followed by `num_chars` decoded characters (never `<unk>`: it is no character)."""
-    if not prefix:
-        raise LyricsError("the prefix must hold at least one character.")
-    if not 0 <= temperature < math.inf or (top_k is not None and top_k < 1):  # NaN fails the first too
-        raise LyricsError(
-            f"temperature={temperature} must be finite and >= 0, and top_k={top_k} >= 1 (or null)."
+def run(cfg: DictConfig) -> list[str]:
+    """Prints every sample as it is written; returns the generated parts (the prefixes left out)."""
+    if cfg.format not in ("text", "jsonl"):
+        raise LyricsError(f"format={cfg.format!r} is not known; use format=text or format=jsonl.")
+    if cfg.num_chars < 0 or cfg.num_samples < 1:
+        raise LyricsError(f"num_chars={cfg.num_chars} must be >= 0 and num_samples={cfg.num_samples} >= 1.")
+    if not cfg.prefixes:
+        raise LyricsError("prefixes=[] gives nothing to continue; give at least one, e.g. 'prefixes=[分开]'.")
+    model = load_model(cfg.ckpt_path, cfg.device)
+    generator = torch.Generator(model.device).manual_seed(cfg.seed)
+    samples = []
+    for prefix in map(str, cfg.prefixes):
+        unknown = model.vocab.unknown(prefix)
+        if unknown and model.vocab.unk is not None:  # without <unk>, generation names them in an error
+            print(f"note: {unknown!r} of prefix {prefix!r} read as <unk>", file=sys.stderr)
+        for _ in range(cfg.num_samples):
+            text = generate(
+                model.net, model.vocab, prefix, cfg.num_chars, cfg.temperature, cfg.top_k, generator
+            )
+            record = {"prefix": prefix, "text": text}
+            print(text if cfg.format == "text" else json.dumps(record, ensure_ascii=False), flush=True)
+            samples.append(text[len(prefix) :])
+    if cfg.copy_rate:
+        # <unk> read as one character no sample can hold: the windows align as in the raw text.
+        training_text = model.vocab.decode(training_parts(cfg.ckpt_path)["train"].tolist(), unk="\ufffd")
+        rate = copy_rate(samples, training_text)
+        print(
+            f"copy rate {rate:.3f}: share of generated 10-character windows found in the training text",
+            file=sys.stderr,
         )
-    was_training = net.training
-    net.eval()
-    try:
-        device = next(net.parameters()).device
-        ids = vocab.encode(prefix).tolist()
-        # Warm-up: every prefix character goes through the network, the state carried along.
-        logits, state = net(torch.tensor([ids], device=device), None)
-        unk = None if vocab.unk is None else torch.tensor([vocab.unk], device=device)
-        for _ in range(num_chars):
-            scores = logits[0, -1]
-            if unk is not None:
-                scores = scores.index_fill(0, unk, float("-inf"))
-            next_id = pick_next(scores, temperature, top_k, generator).view(1, 1)
-            ids.append(int(next_id))
-            logits, state = net(next_id, state)
-    finally:
-        net.train(was_training)
-    return prefix + vocab.decode(ids[len(prefix) :])  # the prefix as given, even where it maps to <unk>
-
-
-def copy_rate(samples: list[str], training_text: str, n: int = 10) -> float:
-    """Share of the samples' n-character windows that occur verbatim in the training text: how much of
-    what a model writes it memorised rather than made."""
-    seen = {training_text[i : i + n] for i in range(len(training_text) - n + 1)}
-    windows = [sample[i : i + n] for sample in samples for i in range(len(sample) - n + 1)]
-    if not windows:
-        raise LyricsError(f"the samples hold no {n}-character window; generate longer ones (num_chars).")
-    return sum(window in seen for window in windows) / len(windows)
+    return samples

@@ -1,4 +1,5 @@
-"""What this machine's processors can do, for the settings that depend on it (`trainer.precision=auto`)."""
+"""What this machine's processors can do, for the settings that depend on it (`trainer.precision=auto`,
+`device=`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 from pathlib import Path
 
 import torch
+
+from lyrics_rnn.errors import LyricsError
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +30,21 @@ def auto_precision(accelerator: str) -> str:
     precision = "bf16-mixed" if native else "32-true"
     log.info("trainer.precision=auto: %s (%s)", precision, "GPU" if on_gpu else "CPU flags")
     return precision
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name, which
+    must name a device this machine has."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise LyricsError(
+            f"device={name!r} is not a device name; use device=cpu, cuda, cuda:1 or auto."
+        ) from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise LyricsError(
+            f"device={name}: torch sees {torch.cuda.device_count()} CUDA GPUs here; use device=cpu or auto."
+        )
+    return device

@@ -1,6 +1,8 @@
-"""A corpus of any size, prepared once: read in chunks, preprocessed, its training vocabulary built and
-its characters encoded without a Python loop over characters, into a cached id file beside the data
-that later runs (and every job of a sweep) memory-map."""
+"""A corpus and the settings that cut it into parts (`Corpus`), prepared once: read in chunks,
+preprocessed, its training vocabulary built and its characters encoded without a Python loop over
+characters, into a cached id file that later runs (and every job of a sweep) memory-map.
+
+Training, evaluation, checkpoints and the n-gram baseline all take their data from here."""
 
 from __future__ import annotations
 
@@ -8,70 +10,111 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from lyrics_rnn.corpus import (
-    MAX_BYTES,
-    NUM_CODES,
-    UNK,
-    CorpusError,
-    Vocab,
-    open_corpus,
-    preprocessed_chunks,
-    raw_chars,
-)
+from lyrics_rnn.corpus import MAX_BYTES, CorpusError, open_corpus, preprocessed_chunks, raw_chars
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.files import write_atomically
+from lyrics_rnn.vocab import NUM_CODES, Vocab
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T", str, np.ndarray)
 FORMAT = 1  # bump when the preprocessing or the file layout changes: old entries are then not used
+Parts = dict[str, np.ndarray]  # "train", "val", "test" -> ids
+T = TypeVar("T", str, np.ndarray)
 
 
-def prepare(
-    path: str | Path,
-    member: str | None = None,
-    num_sample: int | None = None,
-    split: Sequence[float] = (0.9, 0.1, 0.0),
-    min_freq: int = 1,
-    max_bytes: int = MAX_BYTES,
-    cache_dir: str | Path | None = None,
-) -> tuple[Vocab, dict[str, np.ndarray]]:
-    """The training vocabulary and each part's ids (uint16, or uint32 for a vocabulary above 65,536),
-    from the cache entry for this file's content and these settings when there is a sound one, else
-    prepared now and cached (`cache_dir` None: not cached)."""
-    path = Path(path)
-    with open_corpus(path, member, raw_chars(num_sample), max_bytes):
-        pass  # the file, its member and its size are checked before any cache entry is used
-    settings = {
-        "format": FORMAT,
-        "member": member,
-        "num_sample": num_sample,
-        "split": list(split),
-        "min_freq": min_freq,
-    }
-    entry = None
-    if cache_dir is not None:
-        key = hashlib.sha256(json.dumps([file_digest(path), settings]).encode()).hexdigest()[:16]
-        entry = Path(cache_dir) / f"{path.name}-{key}"
-        cached = read_entry(entry)
-        if cached is not None:
-            return cached
-    log.info("preparing %s (read, vocabulary, ids: three passes)", path)
-    total = sum(len(codes) for codes in preprocessed_chunks(path, member, num_sample, max_bytes))
-    if total == 0:
-        raise CorpusError(f"{path} holds no text after preprocessing; give a corpus with some text in it.")
-    lengths = split_lengths(total, split)
-    vocab = training_vocab(path, member, num_sample, max_bytes, lengths["train"], min_freq)
-    ids = encode(path, member, num_sample, max_bytes, vocab)
-    if entry is not None:
-        write_entry(entry, vocab, ids, lengths)
-    return vocab, cut(ids, lengths)
+@dataclass(frozen=True)
+class Corpus:
+    """What the data is: a file (or a zip member), how much of it, its split and its vocabulary's
+    `min_freq`. How it is read (`max_bytes`) and where it is cached (`cache_dir`) do not change it."""
+
+    path: str
+    member: str | None = None
+    num_sample: int | None = None
+    split: tuple[float, ...] = (0.9, 0.1, 0.0)
+    min_freq: int = 1
+    max_bytes: int = field(default=MAX_BYTES, compare=False)
+    cache_dir: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", str(self.path))
+        object.__setattr__(self, "split", tuple(float(share) for share in self.split))
+        if self.num_sample is not None and self.num_sample < 1:
+            raise LyricsError(
+                f"data.num_sample={self.num_sample} must be positive, or null for the whole corpus."
+            )
+        split_lengths(0, self.split)  # checked now, before any reading
+
+    def record(self) -> dict[str, Any]:
+        """The settings that define the data, as plain values (what a checkpoint keeps)."""
+        return {"path": self.path, "member": self.member, "num_sample": self.num_sample,
+                "split": list(self.split), "min_freq": self.min_freq}  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Corpus:
+        return cls(**{name: record[name] for name in ("path", "member", "num_sample", "split", "min_freq")})
+
+    def prepare(self) -> tuple[Vocab, Parts]:
+        """The training vocabulary and each part's ids (uint16, or uint32 for a vocabulary above
+        65,536), from the cache entry for this file's content and these settings when there is a
+        sound one, else prepared now and cached (`cache_dir` None: not cached)."""
+        path = Path(self.path)
+        with open_corpus(path, self.member, raw_chars(self.num_sample), self.max_bytes):
+            pass  # the file, its member and its size are checked before any cache entry is used
+        entry = None
+        if self.cache_dir is not None:
+            settings = {"format": FORMAT, **self.record()}
+            del settings["path"]  # the content identifies the file, wherever it lies
+            key = hashlib.sha256(json.dumps([file_digest(path), settings]).encode()).hexdigest()[:16]
+            entry = Path(self.cache_dir) / f"{path.name}-{key}"
+            cached = read_entry(entry)
+            if cached is not None:
+                return cached
+        log.info("preparing %s (read, vocabulary, ids: three passes)", path)
+        total = sum(len(codes) for codes in self.chunks())
+        if total == 0:
+            raise CorpusError(
+                f"{path} holds no text after preprocessing; give a corpus with some text in it."
+            )
+        lengths = split_lengths(total, self.split)
+        vocab = self.training_vocab(lengths["train"])
+        ids = self.encode(vocab)
+        if entry is not None:
+            write_entry(entry, vocab, ids, lengths)
+        return vocab, cut(ids, lengths)
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The preprocessed text, a chunk of code points at a time."""
+        return preprocessed_chunks(self.path, self.member, self.num_sample, self.max_bytes)
+
+    def training_vocab(self, num_train: int) -> Vocab:
+        """`Vocab.from_text` of the first `num_train` characters, counted a chunk at a time."""
+        train_counts, heldout_seen, seen = np.zeros(NUM_CODES, np.int64), np.zeros(NUM_CODES, bool), 0
+        for codes in self.chunks():
+            end = max(0, min(len(codes), num_train - seen))
+            train_counts += np.bincount(codes[:end], minlength=NUM_CODES)
+            heldout_seen[codes[end:]] = True
+            seen += len(codes)
+        return Vocab.from_counts(train_counts, heldout_seen, self.min_freq)
+
+    def characters(self) -> set[str]:
+        """The distinct characters of the text."""
+        seen = np.zeros(NUM_CODES, bool)
+        for codes in self.chunks():
+            seen[codes] = True
+        return {chr(code) for code in np.flatnonzero(seen).tolist()}
+
+    def encode(self, vocab: Vocab) -> np.ndarray:
+        """Every character's id in `vocab` (uint16 where it fits), a chunk at a time."""
+        dtype = np.uint16 if len(vocab) <= 1 << 16 else np.uint32
+        chunks = [vocab.encode_codes(codes).astype(dtype) for codes in self.chunks()]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype)
 
 
 def file_digest(path: Path) -> str:
@@ -92,38 +135,11 @@ def split_lengths(total: int, split: Sequence[float]) -> dict[str, int]:
 
 
 def cut(sequence: T, lengths: dict[str, int]) -> dict[str, T]:
-    """A text or an id array cut into its consecutive parts of these lengths."""
+    """An id array (or a text) cut into its consecutive parts of these lengths."""
     ends = np.cumsum(list(lengths.values())).tolist()
     return {
         name: sequence[end - length : end] for (name, length), end in zip(lengths.items(), ends, strict=True)
     }
-
-
-def training_vocab(
-    path: Path, member: str | None, num_sample: int | None, max_bytes: int, num_train: int, min_freq: int
-) -> Vocab:
-    """`Vocab.from_text` of the first `num_train` characters, counted a chunk at a time."""
-    train_counts, heldout_seen, seen = np.zeros(NUM_CODES, np.int64), np.zeros(NUM_CODES, bool), 0
-    for codes in preprocessed_chunks(path, member, num_sample, max_bytes):
-        cut = max(0, min(len(codes), num_train - seen))
-        train_counts += np.bincount(codes[:cut], minlength=NUM_CODES)
-        heldout_seen[codes[cut:]] = True
-        seen += len(codes)
-    return Vocab.from_counts(train_counts, heldout_seen, min_freq)
-
-
-def encode(
-    path: Path, member: str | None, num_sample: int | None, max_bytes: int, vocab: Vocab
-) -> np.ndarray:
-    """Every character's id, through a lookup table over all code points (unknown ones: `<unk>`)."""
-    table = np.full(NUM_CODES, vocab.unk if vocab.unk is not None else 0, np.uint32)
-    known = [(ord(c), i) for i, c in enumerate(vocab.idx_to_char) if c != UNK]
-    table[[c for c, _ in known]] = [i for _, i in known]
-    dtype = np.uint16 if len(vocab) <= 1 << 16 else np.uint32
-    chunks = [
-        table[codes].astype(dtype) for codes in preprocessed_chunks(path, member, num_sample, max_bytes)
-    ]
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype)
 
 
 def entry_files(entry: Path) -> tuple[Path, Path]:
@@ -141,7 +157,7 @@ def write_entry(entry: Path, vocab: Vocab, ids: np.ndarray, lengths: dict[str, i
     log.info("prepared %d characters into %s", len(ids), ids_file)
 
 
-def read_entry(entry: Path) -> tuple[Vocab, dict[str, np.ndarray]] | None:
+def read_entry(entry: Path) -> tuple[Vocab, Parts] | None:
     """A cached entry, memory-mapped, if it is whole and its ids hash as recorded; None otherwise (then
     it is prepared again and rewritten, never trusted)."""
     try:

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lyrics_rnn.files import write_atomically
-from lyrics_rnn.summary import METRICS, run_params
+from lyrics_rnn.hparams import METRICS, run_params
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -128,7 +128,8 @@ def best_runs(runs: list[Run]) -> list[str]:
 def csv_text(runs: list[Run]) -> str:
     """One row per run: its settings and final metrics, the columns of the HParams table."""
     buffer = io.StringIO()
-    columns = ["run", *runs[0].params, *(f"final/{m}" for m in METRICS)]
+    settings = dict.fromkeys(name for run in runs for name in run.params)  # every family's, in order
+    columns = ["run", *settings, *(f"final/{m}" for m in METRICS)]
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for run in runs:

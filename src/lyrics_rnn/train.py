@@ -16,11 +16,11 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from lyrics_rnn.checkpoint import read_checkpoint
-from lyrics_rnn.datamodule import PARTS
+from lyrics_rnn.config import check_numbers
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.hardware import auto_precision
-from lyrics_rnn.module import CharLM
-from lyrics_rnn.summary import final_metrics, run_params
+from lyrics_rnn.hparams import final_metrics, run_params
+from lyrics_rnn.module import CharLM, network_settings
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             f"choose one of {sorted(logged)}."
         )
     check_validation_interval(cfg.trainer, len(datamodule.train_sampler))
-    model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char)
+    corpus = datamodule.corpus.record()
+    model = instantiate(cfg.model, vocab=datamodule.vocab.idx_to_char, corpus=corpus, _convert_="all")
     if cfg.get("ckpt_path"):
         check_resume(cfg.ckpt_path, model, cfg.trainer.max_epochs)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
@@ -59,7 +60,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     start = time.perf_counter()
     log.info("torch CPU threads: %d", torch.get_num_threads())
-    sizes = " / ".join(f"{len(datamodule.ids[part])} {part}" for part in PARTS)
+    sizes = " / ".join(f"{len(ids)} {part}" for part, ids in datamodule.ids.items())
     unk = "with <unk>" if datamodule.vocab.unk is not None else "no <unk>"
     log.info("corpus: %s characters, vocabulary of %d (%s)", sizes, len(datamodule.vocab), unk)
 
@@ -114,12 +115,28 @@ def check_settings(cfg: DictConfig) -> None:
         raise LyricsError(
             "trainer.limit_train_batches=0 trains nothing; give a count or a fraction of an epoch."
         )
+    check_optimizer(cfg.model)
     clip = cfg.trainer.get("gradient_clip_val")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise LyricsError(
             f"trainer.gradient_clip_val={clip} must be positive (a negative one climbs the loss), "
             "or null for no clipping."
         )
+
+
+def check_optimizer(model: DictConfig) -> None:
+    """The optimiser's and scheduler's settings, checked by building them once over a dummy weight."""
+    check_numbers(model.get("optimizer"), "model.optimizer")
+    check_numbers(model.get("scheduler"), "model.scheduler")
+    if model.get("optimizer") is None:
+        return
+    try:
+        optimizer = instantiate(model.optimizer)([torch.nn.Parameter(torch.zeros(1))])
+    except ValueError as error:  # torch's own checks: "Invalid learning rate: -1.0", ...
+        raise LyricsError(f"model.optimizer: {error}; fix that setting.") from error
+    lr = optimizer.param_groups[0]["lr"]
+    if not (math.isfinite(lr) and lr > 0):
+        raise LyricsError(f"model.optimizer.lr={lr} must be a finite number above 0, e.g. 1e-3.")
 
 
 def check_validation_interval(trainer: DictConfig, batches: int) -> None:
@@ -145,12 +162,11 @@ def check_resume(path: str, model: CharLM, max_epochs: int | None) -> None:
             f"{path} was trained on another vocabulary ({len(saved['vocab'])} characters) than this corpus's "
             f"({len(model.vocab)}; not in both: {''.join(differ)[:20]!r}); resume with the data it was trained on."
         )
-    before = {"ensemble": 1}  # what a checkpoint written before that setting existed holds
-    for name in ("cell", "num_hiddens", "num_layers", "embedding_dim", "tie_weights", "ensemble"):  # shapes
-        held, value = saved.get(name, before.get(name)), model.hparams[name]
-        if held != value:
+    held, asked = network_settings(saved).shapes(), model.config.shapes()
+    for name, value in asked.items():
+        if held.get(name) != value:
             raise LyricsError(
-                f"{path} holds model.{name}={held}, this run asks for {value}; "
+                f"{path} holds model.{name}={held.get(name)}, this run asks for {value}; "
                 "resume with the model settings it was trained with."
             )
     done = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]

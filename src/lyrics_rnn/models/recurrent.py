@@ -4,11 +4,13 @@ and weight dropout."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.models.config import EmbeddedConfig
 from lyrics_rnn.models.state import State
 
 
@@ -28,55 +30,37 @@ class LockedDropout(nn.Module):
         return x * mask
 
 
+def embed(embedding: nn.Embedding, inputs: Tensor, token_dropout: float = 0.0) -> Tensor:
+    """The inputs' embeddings; with `token_dropout`, whole characters dropped for this batch (AWD-LSTM's
+    embedding dropout: a dropped character is zero wherever it occurs, the rest scaled up)."""
+    if not token_dropout:
+        return embedding(inputs)
+    keep = embedding.weight.new_empty(embedding.num_embeddings, 1).bernoulli_(1 - token_dropout)
+    return F.embedding(inputs, embedding.weight * keep / (1 - token_dropout))
+
+
 class RecurrentLM(nn.Module):
     """Input (one-hot, or an embedding of `embedding_dim`) -> library recurrent layers (batch first) ->
     dense output layer over the vocabulary, whose weight is the embedding's when `tie_weights`
     (Press & Wolf 2017; a projection bridges num_hiddens to embedding_dim when they differ)."""
 
-    def __init__(
-        self,
-        layer: type[nn.RNNBase],
-        vocab_size: int,
-        num_hiddens: int,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        embedding_dim: int | None = None,
-        tie_weights: bool = False,
-        embedding_dropout: float = 0.0,
-        output_dropout: float = 0.0,
-        weight_dropout: float = 0.0,
-        token_dropout: float = 0.0,
-    ):
+    Config = EmbeddedConfig
+    LAYERS: ClassVar[dict[str, type[nn.RNNBase]]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+    def __init__(self, vocab_size: int, config: EmbeddedConfig) -> None:
         super().__init__()
-        dropouts = dict(
-            dropout=dropout,
-            embedding_dropout=embedding_dropout,
-            output_dropout=output_dropout,
-            weight_dropout=weight_dropout,
-            token_dropout=token_dropout,
-        )
-        for name, p in dropouts.items():
-            if not 0 <= p < 1:
-                raise LyricsError(f"model.{name}={p} must lie in [0, 1) (a share of units dropped).")
-        if embedding_dim is not None and embedding_dim < 1:  # 0 would silently mean one-hot
-            raise LyricsError(
-                f"model.embedding_dim={embedding_dim} must be at least 1, or null for the book's one-hot input."
-            )
-        if tie_weights and embedding_dim is None:
-            raise LyricsError("model.tie_weights=true needs an input embedding: set model.embedding_dim.")
-        self.vocab_size = vocab_size
+        self.vocab_size, embedding_dim, num_hiddens = vocab_size, config.embedding_dim, config.num_hiddens
         self.embedding = nn.Embedding(vocab_size, embedding_dim) if embedding_dim else None
         inputs = embedding_dim or vocab_size
-        self.rnn = layer(inputs, num_hiddens, num_layers, batch_first=True, dropout=dropout)
-        self.embedding_dropout, self.output_dropout = (
-            LockedDropout(embedding_dropout),
-            LockedDropout(output_dropout),
-        )
-        self.weight_dropout, self.token_dropout = weight_dropout, token_dropout
-        width = embedding_dim if tie_weights else num_hiddens
+        layer = self.LAYERS[config.cell]
+        self.rnn = layer(inputs, num_hiddens, config.num_layers, batch_first=True, dropout=config.dropout)
+        self.embedding_dropout = LockedDropout(config.embedding_dropout)
+        self.output_dropout = LockedDropout(config.output_dropout)
+        self.weight_dropout, self.token_dropout = config.weight_dropout, config.token_dropout
+        width = embedding_dim if config.tie_weights else num_hiddens
         self.project = nn.Linear(num_hiddens, width) if width != num_hiddens else nn.Identity()
         self.dense = nn.Linear(width, vocab_size)
-        if tie_weights:
+        if config.tie_weights:
             self.dense.weight = self.embedding.weight
 
     def forward(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -84,12 +68,8 @@ class RecurrentLM(nn.Module):
         None starts from zeros, as nn.RNN/GRU/LSTM do."""
         if self.embedding is None:
             x = F.one_hot(inputs, self.vocab_size).to(self.dense.weight.dtype)
-        elif self.training and self.token_dropout:
-            # Whole characters dropped from the input for this batch (AWD-LSTM's embedding dropout).
-            keep = self.embedding.weight.new_empty(self.vocab_size, 1).bernoulli_(1 - self.token_dropout)
-            x = F.embedding(inputs, self.embedding.weight * keep / (1 - self.token_dropout))
         else:
-            x = self.embedding(inputs)
+            x = embed(self.embedding, inputs, self.token_dropout if self.training else 0.0)
         x = self.embedding_dropout(x)
         if self.training and self.weight_dropout:
             # DropConnect on the hidden-to-hidden weights (AWD-LSTM, Merity et al. 2018): one mask per

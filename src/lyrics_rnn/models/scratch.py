@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lyrics_rnn.models.config import NetworkConfig
 from lyrics_rnn.models.state import State
 
 
@@ -21,11 +22,13 @@ class ScratchRecurrent(nn.Module):
     over all steps too.
     """
 
+    Config = NetworkConfig  # one layer, one-hot input, no dropout: the book's networks as they are
     gates: tuple[str, ...]
     output_names = ("W_hq", "b_q")
 
-    def __init__(self, vocab_size: int, num_hiddens: int, init_std: float = 0.01) -> None:
+    def __init__(self, vocab_size: int, config: NetworkConfig, init_std: float = 0.01) -> None:
         super().__init__()
+        num_hiddens = config.num_hiddens
 
         def normal(*shape: int) -> nn.Parameter:
             return nn.Parameter(torch.randn(*shape) * init_std)

@@ -3,32 +3,29 @@ table, of MLflow's run list and of the report's CSV, so a sweep's runs compare a
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from omegaconf import DictConfig
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf
+
+from lyrics_rnn.module import network_settings
 
 METRICS = ("train_ppl", "val_ppl_best", "val_ppl", "test_ppl", "wall_s", "chars_per_s")
 
 
 def run_params(cfg: DictConfig) -> dict[str, Any]:
-    """The settings that tell runs apart (a composed train config in, plain values out)."""
-    model, optimizer = cfg.model, cfg.model.optimizer
+    """The settings that tell runs apart (a composed train config in, plain values out): the network's
+    settings as its config holds them, then the optimiser, the sampler, the trainer and the data."""
+    network = vars(network_settings(OmegaConf.to_container(cfg.model, resolve=True)))
+    optimizer = with_defaults(cfg.model.optimizer)
     params = {
-        "model": model.cell,
+        "model": network.pop("cell"),
         "sampler": cfg.sampler._target_.rsplit(".", 1)[-1].removesuffix("Sampler").lower(),
-        "num_hiddens": model.num_hiddens,
-        "num_layers": model.get("num_layers", 1),
-        "dropout": model.get("dropout", 0.0),
-        "embedding_dim": model.get("embedding_dim"),
-        "tie_weights": model.get("tie_weights", False),
-        "embedding_dropout": model.get("embedding_dropout", 0.0),
-        "output_dropout": model.get("output_dropout", 0.0),
-        "weight_dropout": model.get("weight_dropout", 0.0),
-        "token_dropout": model.get("token_dropout", 0.0),
-        "ensemble": model.get("ensemble", 1),
-        "optimizer": optimizer._target_.rsplit(".", 1)[-1],
-        "lr": optimizer.lr,
-        "weight_decay": optimizer.get("weight_decay", 0.0),
+        **network,
+        "optimizer": cfg.model.optimizer._target_.rsplit(".", 1)[-1],
+        "lr": optimizer["lr"],
+        "weight_decay": optimizer.get("weight_decay"),
         "batch_size": cfg.sampler.batch_size,
         "num_steps": cfg.sampler.num_steps,
         "gradient_clip_val": cfg.trainer.gradient_clip_val,
@@ -39,6 +36,13 @@ def run_params(cfg: DictConfig) -> dict[str, Any]:
     }
     # TensorBoard's HParams plugin takes numbers, strings and booleans only.
     return {name: "null" if value is None else value for name, value in params.items()}
+
+
+def with_defaults(node: DictConfig) -> dict[str, Any]:
+    """A partial's settings over the defaults of what it makes (torch.optim.AdamW's weight decay...)."""
+    parameters = inspect.signature(get_object(node._target_)).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    return {**defaults, **{k: v for k, v in node.items() if not k.startswith("_")}}
 
 
 def final_metrics(logged: dict[str, float], best_val: float | None, wall_s: float) -> dict[str, float]:

@@ -1,0 +1,133 @@
+"""The network families side by side at matched parameter counts: training characters per second for
+windows of 35 to 1,024 characters (one step after another: `nn.LSTM`, `nn.GRU`; a scan: minGRU,
+minLSTM; attention: the Transformer), the share of the machine's matmul peak a training step reaches,
+and generation's milliseconds per character at a context of 100 and 2,000 characters. Every arm runs
+in this one process, interleaved round by round, so that a burst of other load on a shared machine
+slows every arm alike; each figure is the median over the rounds."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from lyrics_rnn.models import build_network, network_config
+from lyrics_rnn.sampling import generate
+from lyrics_rnn.vocab import Vocab
+
+VOCAB = 1945  # the held-out split's vocabulary (data=jaychou_heldout)
+BATCH = 8
+# About 1.6 M parameters each, with the input embedding (0.5 M) tied to the head.
+FAMILIES = {
+    "lstm": {"cell": "lstm", "num_hiddens": 384, "embedding_dim": 256, "tie_weights": True},
+    "gru": {"cell": "gru", "num_hiddens": 448, "embedding_dim": 256, "tie_weights": True},
+    "mingru": {"cell": "mingru", "num_layers": 2, "num_hiddens": 384, "ffn_dim": 512, "dropout": 0.0},
+    "minlstm": {"cell": "minlstm", "num_layers": 2, "num_hiddens": 384, "ffn_dim": 384, "dropout": 0.0},
+    "transformer": {
+        "cell": "transformer",
+        "num_layers": 2,
+        "num_hiddens": 512,
+        "dropout": 0.0,
+        "memory": 2048,
+    },
+}
+WINDOWS = (35, 70, 256, 1024)
+CONTEXTS = (100, 2000)
+
+
+def parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def training_step(net: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor) -> None:
+    logits, _ = net(inputs, None)
+    loss = F.cross_entropy(logits.flatten(0, 1), inputs.roll(-1, dims=1).flatten())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def step_flops(net: nn.Module, inputs: torch.Tensor) -> float:
+    """Floating-point operations of a forward and backward pass, as torch counts them."""
+    with FlopCounterMode(display=False) as counter:
+        logits, _ = net(inputs, None)
+        F.cross_entropy(logits.flatten(0, 1), inputs.flatten()).backward()
+    net.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def seconds(run: Callable[[], object], repeats: int) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    return (time.perf_counter() - start) / repeats
+
+
+def time_families(rounds: int = 3, budget_s: float = 0.6) -> dict[str, object]:
+    """Per family: parameters, and per window, characters per second (median of the rounds) and GFLOP/s
+    of the training step; per context, milliseconds per generated character."""
+    torch.manual_seed(0)
+    nets = {
+        name: build_network(network_config(**settings), VOCAB).train() for name, settings in FAMILIES.items()
+    }
+    optimizers = {name: torch.optim.AdamW(net.parameters(), lr=1e-4) for name, net in nets.items()}
+    batches = {window: torch.randint(0, VOCAB, (BATCH, window)) for window in WINDOWS}
+    flops = {(name, w): step_flops(net, batches[w]) for name, net in nets.items() for w in WINDOWS}
+    repeats = {}
+    for name in nets:  # warm-up, and as many steps as fit in the budget
+        for window in WINDOWS:
+            step = seconds(lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w]), 2)
+            repeats[name, window] = max(2, int(budget_s / step))
+    times: dict[tuple[str, int], list[float]] = {key: [] for key in repeats}
+    for _ in range(rounds):
+        for window in WINDOWS:
+            for name in nets:
+                run = lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w])  # noqa: E731
+                times[name, window].append(seconds(run, repeats[name, window]))
+    vocab = Vocab([chr(0x4E00 + i) for i in range(VOCAB)])
+    generation: dict[tuple[str, int], list[float]] = {(n, c): [] for n in nets for c in CONTEXTS}
+    prefixes = {c: vocab.decode(torch.randint(0, VOCAB, (c,)).tolist()) for c in CONTEXTS}
+    for _ in range(rounds):
+        for context in CONTEXTS:
+            for name, net in nets.items():
+                net.eval()
+                warm = seconds(lambda n=net, c=context: generate(n, vocab, prefixes[c], 0), 1)
+                total = seconds(lambda n=net, c=context: generate(n, vocab, prefixes[c], 50), 1)
+                generation[name, context].append((total - warm) / 50 * 1000)
+                net.train()
+    return {
+        name: {
+            "parameters": parameters(net),
+            "training": {
+                window: {
+                    "chars_per_s": BATCH * window / statistics.median(times[name, window]),
+                    "gflop_per_s": flops[name, window] / statistics.median(times[name, window]) / 1e9,
+                }
+                for window in WINDOWS
+            },
+            "generation_ms_per_char": {c: statistics.median(generation[name, c]) for c in CONTEXTS},
+        }
+        for name, net in nets.items()
+    }
+
+
+def family_table(results: dict[str, dict], peak_gflop_per_s: float) -> str:
+    """Characters per second per window (and the share of the fp32 matmul peak), generation per context."""
+    head = " | ".join(f"{w} chars/s (peak)" for w in WINDOWS)
+    lines = [
+        f"| family | parameters | {head} | generation ms/char at {' / '.join(map(str, CONTEXTS))} |",
+        "|---" * (3 + len(WINDOWS)) + "|",
+    ]
+    for name, result in results.items():
+        cells = [
+            f"{r['chars_per_s']:,.0f} ({r['gflop_per_s'] / peak_gflop_per_s:.0%})"
+            for r in result["training"].values()
+        ]
+        generation = " / ".join(f"{ms:.2f}" for ms in result["generation_ms_per_char"].values())
+        lines.append(f"| {name} | {result['parameters'] / 1e6:.2f} M | {' | '.join(cells)} | {generation} |")
+    return "\n".join(lines)
