@@ -79,3 +79,17 @@ def test_a_mid_epoch_checkpoint_of_the_meanmetric_days_restores_its_gradient_nor
     assert trainer.datamodule.train_sampler.skip == 2  # where earlier versions kept the count
     model.grad_norm.update(torch.tensor(2.0), 1)
     assert float(model.grad_norm.compute()) == 2.75  # (9 + 2) / (3 + 1)
+
+
+class InfiniteValidation(L.Callback):
+    """Makes the first epoch's validation loss infinite (weights and training losses stay finite)."""
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            pl_module.val_loss.total.fill_(math.inf)
+
+
+def test_a_non_finite_validation_loss_stops_before_any_checkpoint(compose_train, tmp_path):
+    with pytest.raises(LyricsError, match="training diverged.*validation loss at epoch 1"):
+        train(compose_train("+callbacks.poison._target_=test_callbacks.InfiniteValidation"))
+    assert not list(tmp_path.rglob("*.ckpt"))

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from lyrics_rnn.checkpoint import (
     training_parts,
 )
 from lyrics_rnn.evaluate import run as evaluate
+from lyrics_rnn.files import write_atomically
 from lyrics_rnn.sampling import generate
 from lyrics_rnn.train import train
 
@@ -116,3 +118,15 @@ def test_a_checkpoint_of_the_earlier_layout_loads_evaluates_and_resumes(
                          f"ckpt_path={FIXTURES / name}")  # fmt: skip
     assert train(cfg)["train/ppl"] < 24  # a second epoch, from the first one's weights
     assert read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 1
+
+
+def test_a_killed_writers_partial_file_is_removed_by_the_next_writer(tmp_path):
+    target = tmp_path / "ids.npy"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".ids.npy.{dead.pid}-0a1b2c3d.partial"
+    stale.write_bytes(b"x" * 1000)
+    live = tmp_path / f".ids.npy.{os.getpid()}-0a1b2c3d.partial"  # a writer still at work
+    live.write_bytes(b"y")
+    write_atomically(target, lambda file: file.write(b"ids"))
+    assert not stale.exists() and live.exists() and target.read_bytes() == b"ids"

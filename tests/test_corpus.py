@@ -26,10 +26,14 @@ def raw(path: Path, member: str | None = None) -> str:
         return stream.read()
 
 
-def test_reads_first_zip_member_and_named_member(tmp_path):
+def test_reads_the_only_member_or_the_named_one_and_asks_which_of_several(tmp_path):
+    assert raw(make_zip(tmp_path / "one.zip", {"a.txt": "甲乙".encode()})) == "甲乙"
     path = make_zip(tmp_path / "c.zip", {"a.txt": "甲乙".encode(), "b.txt": "丙".encode()})
-    assert raw(path) == "甲乙"
     assert raw(path, member="b.txt") == "丙"
+    with pytest.raises(
+        CorpusError, match=r"holds 2 files \(a.txt, b.txt\); say which one with data.member=a.txt"
+    ):
+        raw(path)
 
 
 def test_zip_without_the_member_names_the_members(tmp_path):
@@ -110,9 +114,20 @@ def test_download_with_wrong_hash_leaves_nothing(http_server, tmp_path):
     served, base = http_server
     make_zip(served / "lyrics.zip", {"l.txt": b"x"})
     target = tmp_path / "data" / "lyrics.zip"
-    with pytest.raises(ValueError, match="(?i)hash"):
+    with pytest.raises(CorpusError, match=r"could not download .*hash.*check data.url and data.sha256"):
         ensure_corpus(target, f"{base}/lyrics.zip", "0" * 64)
     assert list(target.parent.iterdir()) == []
+
+
+def test_a_missing_download_names_the_servers_answer_not_the_network(http_server, tmp_path):
+    _, base = http_server
+    with pytest.raises(CorpusError, match="the server answered 404; check data.url"):
+        ensure_corpus(tmp_path / "data" / "lyrics.zip", f"{base}/lyrics.zip", None)
+
+
+def test_a_url_pooch_cannot_fetch_is_one_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match=r"could not download file:///nowhere/lyrics.zip: .*protocol"):
+        ensure_corpus(tmp_path / "lyrics.zip", "file:///nowhere/lyrics.zip", None)
 
 
 def test_offline_download_says_where_to_put_the_file(tmp_path):

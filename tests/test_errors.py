@@ -4,6 +4,7 @@ processes of their own (forked warm, tests/warm.py), a few at a time, all at onc
 
 from __future__ import annotations
 
+import gzip
 import pickle
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,18 @@ CASES = {
     "corpus is a directory": ("train.py", ["data.path={folder}"], "is a directory, not a file"),
     "corpus missing": ("train.py", ["data.path={folder}/nope.txt"], "corpus file not found"),
     "corpus empty": ("train.py", ["data.path={empty}"], "is empty"),
-    "corpus not UTF-8": ("train.py", ["data.path={gbk}"], "iconv -f GBK"),
+    "corpus not UTF-8": ("train.py", ["data.path={gbk}"], "text, not UTF-8; convert it, e.g. `iconv -f GB"),
+    "corpus gzip-compressed": (
+        "train.py",
+        ["data.path={gzipped}"],
+        "is gzip-compressed, not text; decompress it",
+    ),
+    "corpus UTF-16": (
+        "train.py",
+        ["data.path={utf16}"],
+        "is UTF-16 text, not UTF-8; convert it, e.g. `iconv -f UTF-16",
+    ),
+    "corpus binary": ("train.py", ["data.path={binary}"], "is not text (binary data)"),
     "zip member not UTF-8": ("train.py", ["data.path={gbk_zip}"], "unzip -p"),
     "not a zip": ("train.py", ["data.path={bad_zip}"], "not a valid zip file"),
     "zip member missing": ("train.py", ["data.path={zip}", "data.member=nope.txt"], "has no member"),
@@ -199,6 +211,33 @@ CASES = {
     ),
     "ngram order zero": ("ngram.py", [*HELDOUT, "order=0"], "order=0"),
     "report of no runs": ("report.py", ["{folder}"], "no runs below"),
+    "encrypted zip": ("train.py", ["data.path={encrypted}"], "is encrypted; unzip it with its password"),
+    "zip of several files": ("train.py", ["data.path={two_files}"], "say which one with data.member=a.txt"),
+    "corpus of whitespace only": ("train.py", ["data.path={blank}"], "a single distinct character (' ')"),
+    "offline download over FTP": (
+        "train.py",
+        ["data.path={folder}/jaychou_lyrics.txt.zip", "data.url=ftp://127.0.0.1/jaychou_lyrics.txt.zip"],
+        "could not download ftp://127.0.0.1/jaychou_lyrics.txt.zip (ConnectionRefusedError). Offline?",
+    ),
+    "model too big for memory": (
+        "train.py",
+        ["model.num_hiddens=1000000000"],
+        "not enough memory: the model asked for",
+    ),
+    "unquoted non-ASCII value": (
+        "generate.py",
+        ["ckpt_path={ckpt}", "prefixes=[分开]"],
+        "Quote a value that is not ASCII",
+    ),
+    "text file as checkpoint": ("generate.py", ["ckpt_path={text_ckpt}"], "cannot be read as a checkpoint"),
+    "tiny file as checkpoint": ("evaluate.py", ["ckpt_path={tiny_ckpt}"], "cannot be read as a checkpoint"),
+    "empty checkpoint": ("train.py", ["ckpt_path={empty}"], "is empty (0 bytes)"),
+    "directory as checkpoint": (
+        "generate.py",
+        ["ckpt_path={folder}"],
+        "is a directory; pass a checkpoint file",
+    ),
+    "URL as checkpoint": ("evaluate.py", ["ckpt_path=https://example.org/last.ckpt"], "is a URL; download"),
 }
 
 
@@ -226,10 +265,34 @@ def files(tmp_path_factory) -> dict[str, Path]:
     checkpoint = torch.load(ckpt, weights_only=True)
     next(iter(checkpoint["state_dict"].values())).fill_(float("nan"))
     torch.save(checkpoint, nan_ckpt := tmp / "nan.ckpt")
+    with zipfile.ZipFile(two_files := tmp / "two.zip", "w") as archive:
+        archive.writestr("a.txt", LYRICS)
+        archive.writestr("b.txt", LYRICS)
+    encrypted = tmp / "encrypted.zip"  # as `zip -P secret` marks a member: bit 0 of its flags
+    encrypted.write_bytes(encrypt_flag(good_zip.read_bytes()))
+    (blank := tmp / "blank.txt").write_text(" \n  \n\n" * 50)
+    (gzipped := tmp / "lyrics.txt.gz").write_bytes(gzip.compress(LYRICS.encode()))
+    (utf16 := tmp / "utf16.txt").write_bytes(LYRICS.encode("utf-16"))
+    (binary := tmp / "binary.dat").write_bytes(bytes(range(256)) * 40)
+    (text_ckpt := tmp / "notes.ckpt").write_text("hello, this is not a checkpoint\n" * 3)
+    (tiny_ckpt := tmp / "tiny.ckpt").write_bytes(b"abcd")
     return dict(
         corpus=corpus, folder=folder, empty=empty, gbk=gbk, gbk_zip=gbk_zip, zip=good_zip, bad_zip=bad_zip,
-        shifted=shifted, evil=evil, ckpt=ckpt, nan_ckpt=nan_ckpt, dangling=dangling,
+        shifted=shifted, evil=evil, ckpt=ckpt, nan_ckpt=nan_ckpt, dangling=dangling, two_files=two_files,
+        encrypted=encrypted, blank=blank, text_ckpt=text_ckpt, tiny_ckpt=tiny_ckpt, gzipped=gzipped,
+        utf16=utf16, binary=binary,
     )  # fmt: skip
+
+
+def encrypt_flag(data: bytes) -> bytes:
+    """A zip's bytes with every member marked encrypted, in its local header and its central entry."""
+    data = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start >= 0:
+            data[start + offset] |= 0x1
+            start = data.find(signature, start + 4)
+    return bytes(data)
 
 
 class Evil:
@@ -267,3 +330,4 @@ def test_bad_input_is_one_clear_line(case, results, files):
     assert fragment in lines[-1]
     assert "this code ran" not in result.stdout
     assert not list(out.rglob("*.ckpt"))
+    assert not list(out.rglob(".hydra"))  # a run that never trained leaves no folder behind

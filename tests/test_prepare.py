@@ -2,6 +2,8 @@
 notebook's preprocessing of the whole text; the cache is memory-mapped, keyed by content and settings,
 and never trusted when damaged."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,23 @@ def test_a_corpus_is_what_defines_its_data_and_its_record_rebuilds_it(tmp_path):
     )
     with pytest.raises(ValueError, match="data.num_sample=0 must be positive"):
         Corpus(str(path), num_sample=0)
+
+
+@pytest.mark.parametrize("damage", ["vocab", "lengths"])
+def test_a_cache_entry_whose_description_was_edited_is_prepared_again(tmp_path, caplog, damage):
+    """Swapped characters or moved part lengths in the .json would train on other data: the entry's
+    hash covers them too."""
+    corpus, cache = tmp_path / "c.txt", tmp_path / "cache"
+    corpus.write_text(TEXT, encoding="utf-8")
+    vocab, ids = Corpus(str(corpus), split=(0.8, 0.1, 0.1), cache_dir=str(cache)).prepare()
+    (meta_file,) = cache.glob("*.json")
+    meta = json.loads(meta_file.read_text())
+    if damage == "vocab":
+        meta["vocab"][1], meta["vocab"][2] = meta["vocab"][2], meta["vocab"][1]
+    else:
+        meta["lengths"]["train"] -= 5
+        meta["lengths"]["val"] += 5
+    meta_file.write_text(json.dumps(meta))
+    again_vocab, again = Corpus(str(corpus), split=(0.8, 0.1, 0.1), cache_dir=str(cache)).prepare()
+    assert "damaged" in caplog.text
+    assert again_vocab.idx_to_char == vocab.idx_to_char and all(np.array_equal(again[n], ids[n]) for n in ids)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from helpers import ROOT, events, tiny_overrides
+from helpers import ROOT, cli_overrides, events, tiny_overrides
 
 from lyrics_rnn.checkpoint import CheckpointError, read_checkpoint
 from lyrics_rnn.train import train
@@ -111,3 +111,29 @@ def test_killed_run_resumes_without_losing_a_completed_epoch(tiny_corpus, tmp_pa
         (step + 1) // steps_per_epoch for step, _ in curve(resumed, "train/ppl")
     ]  # step: 0-based
     assert epochs_logged == list(range(completed + 1, 7))  # picks up right after the last completed epoch
+
+
+def test_a_run_stopped_by_sigterm_exits_non_zero_and_says_where_to_resume(tiny_corpus, tmp_path):
+    """SIGTERM is how schedulers, `timeout` and containers stop a job: status 143 and one line naming the
+    checkpoint to resume from, not the 0 of a finished run."""
+    overrides = [
+        *cli_overrides(tiny_corpus, tmp_path),
+        "model=lstm",
+        "model.num_hiddens=256",
+        "trainer.max_epochs=200",
+    ]
+    run_dir = tmp_path / "stopped"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), *overrides, f"hydra.run.dir={run_dir}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not last.exists():
+        assert process.poll() is None and time.monotonic() < deadline, (
+            "the run ended before it could be stopped"
+        )
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 143, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1].startswith("error: training stopped by SIGTERM in epoch ")
+    assert f"resume with ckpt_path={last}." in stderr and "Traceback" not in stderr

@@ -117,8 +117,8 @@ NEVER = 2**62  # the step of a divergence that has not happened
 
 class DivergenceGuard(L.Callback):
     """Stops training when a step's loss is not finite or above ten times a uniform guess's (an
-    explosion, not learning), a gradient norm is not finite, or a weight is not finite at the end of an
-    epoch. It runs before that epoch's checkpoints are written (Lightning calls ModelCheckpoint last), so
+    explosion, not learning), a gradient norm is not finite, or at the end of an epoch a weight or the
+    validation loss is not finite. It runs before that epoch's checkpoints are written (Lightning calls ModelCheckpoint last), so
     no checkpoint ever holds a diverged epoch. Per step: four tensor ops on the device, no host sync."""
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -146,9 +146,11 @@ class DivergenceGuard(L.Callback):
         self.first_bad_step = torch.where(ok, first, first.clamp(max=step))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.note(
-            torch.stack([torch.isfinite(p).all() for p in pl_module.parameters()]).all(), trainer.global_step
-        )
+        weights_ok = torch.stack([torch.isfinite(p).all() for p in pl_module.parameters()]).all()
+        val_loss = trainer.callback_metrics.get("val/loss")  # this epoch's, when it validated
+        if val_loss is not None:
+            weights_ok &= torch.isfinite(val_loss.to(weights_ok.device))
+        self.note(weights_ok, trainer.global_step)
         # Every device decides alike: a bad step on any device stops them all.
         step = int(trainer.strategy.reduce(self.first_bad_step, reduce_op="min"))
         if step == NEVER:
@@ -156,7 +158,7 @@ class DivergenceGuard(L.Callback):
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         kept = [c.best_model_path for c in trainer.checkpoint_callbacks if c.best_model_path] or ["none yet"]
         raise LyricsError(
-            f"training diverged: loss above {self.max_loss:.1f}, non-finite loss, gradient or weights at epoch "
+            f"training diverged: loss above {self.max_loss:.1f}, non-finite loss, gradient, weights or validation loss at epoch "
             f"{trainer.current_epoch + 1}, global step {step} (lr={lr}, gradient_clip_val={trainer.gradient_clip_val})."
             f" Checkpoints of earlier epochs are kept: {', '.join(kept)}. Lower model.optimizer.lr or "
             "trainer.gradient_clip_val, or check the data."

@@ -37,13 +37,26 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return read_checkpoint(path, map_location)
 
 
+def refuse_url(spec: object) -> None:
+    """A URL is no file here (and Path() would fold its slashes into a path that is "not found")."""
+    if "://" in str(spec):
+        raise CheckpointError(f"ckpt_path={spec} is a URL; download the checkpoint and pass its file.")
+
+
 def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     """`torch.load` with `weights_only=True`: tensors and plain containers only, never arbitrary pickles."""
+    refuse_url(path)
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"ckpt_path={path} is a directory; pass a checkpoint file in it, e.g. {path}/checkpoints/last.ckpt."
+        )
     if not path.is_file():
         raise CheckpointError(
             f"checkpoint not found: {path}. Pass ckpt_path=<run>/checkpoints/last.ckpt of an existing run."
         )
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a checkpoint; use another one.")
     try:
         with warnings.catch_warnings():  # torch's note on a foreign pickle's protocol: the error says more
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
@@ -54,9 +67,12 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             f"{path} was refused: it is not a torch checkpoint, or it holds objects that only an unsafe "
             "unpickler would load. Use a checkpoint written by lyrics-rnn."
         ) from error
-    except (RuntimeError, EOFError, OSError) as error:
+    except (RuntimeError, EOFError, OSError, KeyError, IndexError, ValueError) as error:
+        # A text file renamed .ckpt reaches the unpickler as opcodes it has no entry for (KeyError, IndexError).
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise CheckpointError(
-            f"{path} cannot be read, truncated or corrupt? ({error}). Use another checkpoint."
+            f"{path} cannot be read as a checkpoint: truncated, corrupt or another kind of file ({reason}). "
+            "Use a checkpoint written by lyrics-rnn."
         ) from error
     if not isinstance(checkpoint, dict) or "vocab" not in checkpoint.get("hyper_parameters", {}):
         raise CheckpointError(
@@ -70,6 +86,7 @@ def checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
     sweep, for an ensemble), each pattern's matches in sorted order."""
     paths = []
     for item in list(spec) if isinstance(spec, Sequence) and not isinstance(spec, str) else [spec]:
+        refuse_url(item)
         matches = sorted(glob.glob(str(item))) if glob.has_magic(str(item)) else [str(item)]
         if not matches:
             raise CheckpointError(f"no checkpoint matches ckpt_path={item}; check the pattern.")

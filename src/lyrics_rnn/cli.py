@@ -8,6 +8,8 @@ import functools
 import inspect
 import logging
 import os
+import re
+import shutil
 import sys
 import warnings
 from collections.abc import Callable
@@ -49,6 +51,8 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, InstantiationException):
         # A constructor refused its settings: its own message, and which config node it was.
         cause, (_, key, node) = error.__cause__, str(error).rpartition("full_key: ")
+        if out_of_memory(cause):
+            return f"{out_of_memory(cause)} (in {node.strip()})" if key else out_of_memory(cause)
         if isinstance(cause, ValueError | TypeError | ImportError | MisconfigurationException):
             inner = user_message(cause) or one_line(cause)
             return f"{inner} (in {node.strip()})" if key else inner
@@ -57,18 +61,40 @@ def user_message(error: BaseException) -> str | None:
         return one_line(error)
     if isinstance(error, CompactHydraException):  # composition: unknown key, wrong type, missing option
         cause = error.__cause__
-        return one_line(f"{error} {cause}" if isinstance(cause, OmegaConfBaseException) else error)
+        message = one_line(f"{error} {cause}" if isinstance(cause, OmegaConfBaseException) else error)
+        if "LexerNoViableAltException" in message and not message.isascii():
+            message += """ Quote a value that is not ASCII, e.g. 'prefixes=["分开"]'."""
+        return message
+    if out_of_memory(error):
+        return out_of_memory(error)
     if isinstance(error, ValueError) and str(error) == "No trials are completed yet.":  # Optuna's sweeper
         return "the Optuna sweep ended without a completed trial; set hydra.sweeper.n_trials to at least 1."
     if isinstance(error, OSError) and error.errno in USER_ERRNOS:
         where = f": {error.filename}" if error.filename else ""
-        return f"{error.strerror}{where}. Free space, or choose a writable folder (e.g. paths.log_dir=...)."
+        return (
+            f"{error.strerror}{where}. Free space, or choose a writable folder in the setting that names it "
+            "(paths.log_dir for runs, data.cache_dir for prepared corpora)."
+        )
     if isinstance(error, FileNotFoundError | FileExistsError) and raised_in(error, ("mkdir", "makedirs")):
         return (
             f"cannot create the folder {error.filename} ({error.strerror}: a folder above it is missing, "
             "a dangling link or not a real folder); choose another in the setting that names it."
         )
     return None
+
+
+def out_of_memory(error: BaseException | None) -> str | None:
+    """One line for an allocation the machine cannot make (a model far too big), else None."""
+    asked = re.search(r"allocate (\d+) bytes", str(error))
+    if not isinstance(error, RuntimeError | MemoryError) or asked is None:
+        return None
+    meminfo = Path("/proc/meminfo")
+    free = re.search(r"MemAvailable:\s+(\d+) kB", meminfo.read_text()) if meminfo.exists() else None
+    there = f", {int(free.group(1)) / 2**20:,.1f} GB are available" if free else ""
+    return (
+        f"not enough memory: the model asked for {int(asked.group(1)) / 2**30:,.1f} GB at once{there}; "
+        "choose smaller sizes (model.num_hiddens, model.embedding_dim, model.ensemble, sampler.batch_size)."
+    )
 
 
 def raised_in(error: BaseException, functions: tuple[str, ...]) -> bool:
@@ -99,6 +125,8 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
                 # A single run ends here, before Hydra adds its "Error executing job" line; a sweep's job
                 # fails and the sweep reports it (below).
                 if HydraConfig.get().mode == RunMode.RUN:
+                    if user_message(error) is not None:
+                        discard_unused_run(Path(HydraConfig.get().runtime.output_dir))
                     exit_on_user_error(error)
                 raise
 
@@ -117,6 +145,15 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
         return entry
 
     return decorate
+
+
+def discard_unused_run(folder: Path) -> None:
+    """A run stopped by a mistake before it wrote anything leaves no folder behind: Hydra made it, with
+    only its config and the log of the error, which the console has shown."""
+    entries = {entry.name for entry in folder.iterdir()} if folder.is_dir() else set()
+    if ".hydra" in entries and entries <= {".hydra", "train.log"}:
+        logging.shutdown()  # the log file's handler lets go of it
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def quiet_libraries() -> None:
@@ -141,4 +178,4 @@ def exit_on_user_error(error: Exception) -> None:
     message = user_message(error)
     if message is not None:
         print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(getattr(error, "exit_status", 2))

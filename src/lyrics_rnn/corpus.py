@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlparse
 
+import charset_normalizer
 import numpy as np
 import pooch
 import requests
@@ -43,12 +44,27 @@ def ensure_corpus(path: str | Path, url: str | None = None, sha256: str | None =
             path=path.parent,
             progressbar=True,
         )
-    except requests.RequestException as error:
+    except requests.HTTPError as error:
+        raise CorpusError(
+            f"could not download {url}: the server answered {error.response.status_code}; check data.url, "
+            f"or copy {path.name} into {path.parent}/ yourself."
+        ) from error
+    except (requests.RequestException, ConnectionError, TimeoutError) as error:  # HTTP(S), then FTP
         raise CorpusError(
             f"could not download {url} ({type(error).__name__}). Offline? Copy {path.name} into {path.parent}/ "
             "or point data.path at a local copy."
         ) from error
+    except ValueError as error:  # pooch: a checksum that does not match, a URL protocol it does not know
+        raise CorpusError(
+            f"could not download {url}: {one_sentence(error)}. Nothing was kept; check data.url and "
+            f"data.sha256, or copy {path.name} into {path.parent}/ yourself."
+        ) from error
     return path
+
+
+def one_sentence(error: Exception) -> str:
+    """The first sentence of a library's message, on one line."""
+    return " ".join(str(error).split()).split(". ")[0].rstrip(".")
 
 
 MAX_BYTES = 2**31  # data.max_bytes: a bigger corpus, read whole, is refused rather than exhausting memory
@@ -79,11 +95,14 @@ def open_corpus(
             archive = stack.enter_context(_open_zip(path))
             name = _member(archive, path, member)
             size, stream = archive.getinfo(name).file_size, stack.enter_context(archive.open(name))
-            where = f"member {name!r} of {path}"
-            convert = f"unzip -p {path.name} {name} | iconv -f GBK -t UTF-8 > {Path(name).stem}.txt"
+            where, source, out = (
+                f"member {name!r} of {path}",
+                f"unzip -p {path.name} {name} | ",
+                Path(name).stem,
+            )
         else:
             size, stream = path.stat().st_size, stack.enter_context(open(path, "rb"))
-            where, convert = str(path), f"iconv -f GBK -t UTF-8 {path.name} > {path.stem}.utf8.txt"
+            where, source, out = str(path), "", f"{path.stem}.utf8"
         needed = size if max_chars is None else min(size, 4 * max_chars)  # UTF-8: at most 4 bytes a character
         if needed > max_bytes:
             raise CorpusError(
@@ -95,10 +114,36 @@ def open_corpus(
         try:
             yield io.TextIOWrapper(stream, encoding="utf-8", newline="")
         except UnicodeDecodeError as error:
-            raise CorpusError(
-                f"{where} is not UTF-8 text ({error.reason}); convert it, e.g. `{convert}`, "
-                "and point data.path at the result."
-            ) from error
+            with _open_zip(path) if path.suffix.lower() == ".zip" else open(path, "rb") as opened:
+                sample = (
+                    opened.open(name).read(SNIFF_BYTES)
+                    if isinstance(opened, zipfile.ZipFile)
+                    else opened.read(SNIFF_BYTES)
+                )
+            raise CorpusError(f"{where} {not_utf8(sample, source, out, path.name)}") from error
+
+
+SNIFF_BYTES = 1 << 16  # how much of a file that is not UTF-8 is read to tell what it is
+
+
+def not_utf8(sample: bytes, source: str, out: str, name: str) -> str:
+    """What a file that is not UTF-8 text is, and the command that makes it usable: a compressed file,
+    a binary, or text in another encoding (detected by charset-normalizer; converted with iconv)."""
+    if sample.startswith(b"\x1f\x8b"):
+        return f"is gzip-compressed, not text; decompress it (`gunzip -k {name}`) and point data.path at the result."
+    if sample.startswith((b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")):
+        return "is compressed (bzip2, xz or zstd), not text; decompress it and point data.path at the result."
+    if sample[257:262] == b"ustar":
+        return f"is a tar archive, not text; unpack it (`tar -xf {name}`) and point data.path at a text file in it."
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "UTF-16"
+    else:
+        guess = charset_normalizer.from_bytes(sample).best()
+        if guess is None or (b"\x00" in sample and not guess.encoding.startswith("utf_16")):
+            return "is not text (binary data); point data.path at a text file."
+        encoding = guess.encoding.upper().replace("_", "-")
+    command = f"{source}iconv -f {encoding} -t UTF-8 {'' if source else name + ' '}> {out}.txt"
+    return f"is {encoding} text, not UTF-8; convert it, e.g. `{command}`, and point data.path at the result."
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
@@ -117,6 +162,16 @@ def _member(archive: zipfile.ZipFile, path: Path, member: str | None) -> str:
         raise CorpusError(f"{path} holds no files; give a zip with a text file inside.")
     if (member or names[0]) not in names:
         raise CorpusError(f"{path} has no member {member!r}; set data.member to one of {names[:10]}.")
+    if member is None and len(names) > 1:
+        raise CorpusError(
+            f"{path} holds {len(names)} files ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); "
+            f"say which one with data.member={names[0]}, or give a zip of one file."
+        )
+    if archive.getinfo(member or names[0]).flag_bits & 0x1:
+        raise CorpusError(
+            f"{path}: {member or names[0]!r} is encrypted; unzip it with its password and point data.path "
+            "at the text file."
+        )
     return member or names[0]
 
 

@@ -24,7 +24,7 @@ from lyrics_rnn.vocab import NUM_CODES, Vocab
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the preprocessing or the file layout changes: old entries are then not used
+FORMAT = 2  # bump when the preprocessing or the file layout changes: old entries are then not used
 Parts = dict[str, np.ndarray]  # "train", "val", "test" -> ids
 T = TypeVar("T", str, np.ndarray)
 
@@ -84,6 +84,11 @@ class Corpus:
             )
         lengths = split_lengths(total, self.split)
         vocab = self.training_vocab(lengths["train"])
+        if len(vocab) < 2:  # a model of one character has nothing to learn
+            raise CorpusError(
+                f"{path}'s training text holds a single distinct character ({vocab.idx_to_char[-1]!r}) "
+                "after preprocessing (line breaks become spaces); give a corpus with some text in it."
+            )
         ids = self.encode(vocab)
         if entry is not None:
             write_entry(entry, vocab, ids, lengths)
@@ -152,21 +157,29 @@ def write_entry(entry: Path, vocab: Vocab, ids: np.ndarray, lengths: dict[str, i
     only once both are in place, each written atomically."""
     ids_file, meta_file = entry_files(entry)
     write_atomically(ids_file, lambda file: np.save(file, ids))
-    meta = {"vocab": vocab.idx_to_char, "lengths": lengths, "sha256": hashlib.sha256(ids.data).hexdigest()}
+    meta = {"vocab": vocab.idx_to_char, "lengths": lengths}
+    meta["sha256"] = entry_digest(ids, meta)
     write_atomically(meta_file, lambda file: file.write(json.dumps(meta).encode()))
     log.info("prepared %d characters into %s", len(ids), ids_file)
 
 
+def entry_digest(ids: np.ndarray, meta: dict[str, Any]) -> str:
+    """The hash of an entry's ids, vocabulary and part lengths: a change to any of them shows."""
+    digest = hashlib.sha256(ids.data)
+    digest.update(json.dumps({"vocab": meta.get("vocab"), "lengths": meta.get("lengths")}).encode())
+    return digest.hexdigest()
+
+
 def read_entry(entry: Path) -> tuple[Vocab, Parts] | None:
-    """A cached entry, memory-mapped, if it is whole and its ids hash as recorded; None otherwise (then
-    it is prepared again and rewritten, never trusted)."""
+    """A cached entry, memory-mapped, if it is whole and its ids, vocabulary and part lengths hash as
+    recorded; None otherwise (then it is prepared again and rewritten, never trusted)."""
     try:
         ids_file, meta_file = entry_files(entry)
         meta = json.loads(meta_file.read_text())
         ids = np.load(ids_file, mmap_mode="c")
     except (OSError, ValueError):
         return None
-    if hashlib.sha256(ids.data).hexdigest() != meta.get("sha256"):
+    if not isinstance(meta, dict) or entry_digest(ids, meta) != meta.get("sha256"):
         log.warning("cache entry %s is damaged; preparing the corpus again", entry)
         return None
     return Vocab(meta["vocab"]), cut(ids, meta["lengths"])

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -13,11 +14,12 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from lyrics_rnn.checkpoint import read_checkpoint
 from lyrics_rnn.config import check_numbers
-from lyrics_rnn.errors import LyricsError
+from lyrics_rnn.errors import LyricsError, Stopped
 from lyrics_rnn.hardware import auto_precision
 from lyrics_rnn.hparams import final_metrics, run_params
 from lyrics_rnn.module import CharLM, network_settings
@@ -56,15 +58,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, **precision)
     # Checked before DDP starts its processes, each of which would print the error again.
     datamodule.train_sampler.check_shards(trainer.world_size)
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    settings["trainer"]["precision"] = trainer.precision  # what runs: 16-mixed becomes bf16-mixed on a CPU
     for logger in trainer.loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(settings)
     start = time.perf_counter()
     log.info("torch CPU threads: %d", torch.get_num_threads())
     sizes = " / ".join(f"{len(ids)} {part}" for part, ids in datamodule.ids.items())
     unk = "with <unk>" if datamodule.vocab.unk is not None else "no <unk>"
     log.info("corpus: %s characters, vocabulary of %d (%s)", sizes, len(datamodule.vocab), unk)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except SIGTERMException as stop:  # a SystemExit without a status: it would end the run with 0
+        raise Stopped(stopped_message(trainer)) from stop
 
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if datamodule.has("test"):
@@ -86,6 +93,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
     log_summary(trainer, cfg, metrics, time.perf_counter() - start)
     return metrics
+
+
+def stopped_message(trainer: L.Trainer) -> str:
+    """Where a run stopped by SIGTERM resumes from: the newest checkpoint written."""
+    written = [
+        Path(p) for c in trainer.checkpoint_callbacks for p in (c.last_model_path, c.best_model_path) if p
+    ]
+    written = [path for path in written if path.is_file()]
+    where = (
+        f"resume with ckpt_path={max(written, key=lambda p: p.stat().st_mtime)}"
+        if written
+        else "no checkpoint was written yet"
+    )
+    return f"training stopped by SIGTERM in epoch {trainer.current_epoch + 1}; {where}."
 
 
 def check_settings(cfg: DictConfig) -> None:

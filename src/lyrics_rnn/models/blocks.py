@@ -8,7 +8,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from lyrics_rnn.models.config import BlockConfig
-from lyrics_rnn.models.recurrent import embed
+from lyrics_rnn.models.recurrent import LockedDropout, embed
 from lyrics_rnn.models.state import State
 
 
@@ -30,6 +30,8 @@ class BlockLM(nn.Module):
         self.ffns = nn.ModuleList(FeedForward(dim, ffn_dim) for _ in mixers) if ffn_dim else None
         self.ffn_norms = nn.ModuleList(nn.LayerNorm(dim) for _ in mixers) if ffn_dim else None
         self.dropout = nn.Dropout(config.dropout)
+        self.embedding_dropout = LockedDropout(config.embedding_dropout)
+        self.output_dropout = LockedDropout(config.output_dropout)
         self.token_dropout = config.token_dropout
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, vocab_size, bias=False)
@@ -42,7 +44,9 @@ class BlockLM(nn.Module):
 
     def forward(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """inputs [B, T] of indices -> logits [B, T, V] and each block's state (None: start afresh)."""
-        x = embed(self.embedding, inputs, self.token_dropout if self.training else 0.0)
+        x = self.embedding_dropout(
+            embed(self.embedding, inputs, self.token_dropout if self.training else 0.0)
+        )
         states = state if state is not None else (None,) * len(self.mixers)
         carried = []
         for index, mixer in enumerate(self.mixers):
@@ -51,4 +55,4 @@ class BlockLM(nn.Module):
             if self.ffns is not None:
                 x = x + self.dropout(self.ffns[index](self.ffn_norms[index](x)))
             carried.append(block_state)
-        return self.head(self.norm(x)), tuple(carried)
+        return self.head(self.output_dropout(self.norm(x))), tuple(carried)

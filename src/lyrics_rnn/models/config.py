@@ -77,14 +77,16 @@ class BlockConfig(NetworkConfig):
     embedding_dim: int = shape(256)
     tie_weights: bool = shape(True)
     dropout: float = 0.1  # on each block's output, before it joins the residual stream
+    embedding_dropout: float = 0.0  # locked: one mask per sequence, on the input embedding
+    output_dropout: float = 0.0  # locked, before the head
     token_dropout: float = 0.0  # whole characters dropped from the input for a batch
 
     def __post_init__(self) -> None:
         super().__post_init__()
         at_least("num_layers", self.num_layers, 1)
         at_least("embedding_dim", self.embedding_dim, 1)
-        share("dropout", self.dropout)
-        share("token_dropout", self.token_dropout)
+        for name in ("dropout", "embedding_dropout", "output_dropout", "token_dropout"):
+            share(name, getattr(self, name))
 
 
 @dataclass
