@@ -16,6 +16,7 @@ from lyrics_rnn.checkpoint import (
     read_checkpoint,
     training_parts,
 )
+from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.evaluate import run as evaluate
 from lyrics_rnn.files import write_atomically
 from lyrics_rnn.sampling import generate
@@ -112,6 +113,10 @@ def test_a_checkpoint_of_the_earlier_layout_loads_evaluates_and_resumes(
     assert generate(model.net, model.vocab, "分开", 5).startswith("分开")
     score = evaluate(compose_config("evaluate", f"ckpt_path={FIXTURES / name}", "split=test", "num_steps=5"))
     assert round(score, 2) == test_ppl
+    with pytest.raises(
+        LyricsError, match=r"split=train names no held-out part .*data.split=\[0.6, 0.2, 0.2\]\)"
+    ):
+        evaluate(compose_config("evaluate", f"ckpt_path={FIXTURES / name}", "split=train"))
     cell = name.split("_")[0]
     overrides = tiny_overrides(FIXTURES / "tiny.txt", tmp_path)
     cfg = compose_config("train", *overrides, f"model={cell}", "model.num_hiddens=8", "data.split=[0.6,0.2,0.2]",

@@ -54,9 +54,7 @@ def curves(run_dir):
     return {tag: [e.value for e in accumulator.Scalars(tag)] for tag in ("train/ppl", "val/ppl")}
 
 
-@pytest.mark.parametrize(
-    ("model", "sampler"), [("lstm", "consecutive"), ("lstm", "random"), ("transformer", "consecutive")]
-)
+@pytest.mark.parametrize(("model", "sampler"), [("lstm", "consecutive"), ("transformer", "random")])
 def test_ddp_with_every_default_matches_one_process_and_resumes(tiny_corpus, tmp_path, model, sampler):
     """The default callbacks, progress bar and loggers on, under a watchdog: two CPU processes give
     one process's perplexities (held-out read as 2 streams by both), also after resuming. (Without
@@ -87,13 +85,13 @@ def test_ddp_with_every_default_matches_one_process_and_resumes(tiny_corpus, tmp
 
 def test_ddp_fails_fast_when_a_rank_stalls(tiny_corpus, tmp_path):
     """Rank 1 stalls for a minute while rank 0 waits in a collective: the process-group timeout
-    (5 s here) ends the run with an error naming the wait, long before the stall would."""
+    (15 s here) ends the run with an error naming the wait, long before the stall would."""
     args = [
         *cli_overrides(tiny_corpus, tmp_path),
         "trainer=ddp",
         "trainer.accelerator=cpu",
         "sampler.batch_size=4",
-        "trainer.strategy.timeout.seconds=5",
+        "trainer.strategy.timeout.seconds=15",  # room for two start-ups on a loaded machine
         "+callbacks.fault._target_=ddp_faults.StalledRank",
         f"hydra.run.dir={tmp_path / 'out'}",
     ]
@@ -103,8 +101,8 @@ def test_ddp_fails_fast_when_a_rank_stalls(tiny_corpus, tmp_path):
     with log.open("w") as stderr:
         process = subprocess.Popen([sys.executable, SCRIPT, *args], cwd=tmp_path, env=env, stderr=stderr,
                                    stdout=subprocess.DEVNULL)  # fmt: skip
-        assert process.wait(timeout=45) != 0
-    assert "Timed out waiting 5000ms" in log.read_text()
+        assert process.wait(timeout=55) != 0
+    assert "Timed out waiting 15000ms" in log.read_text()
 
 
 def test_unknown_model_lists_the_choices(tmp_path):

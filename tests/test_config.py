@@ -39,7 +39,6 @@ def test_a_number_given_as_text_to_the_optimizer_or_scheduler_is_named():
         (["data.min_freq=lots"], "could not be converted to Integer"),
         (["sampler=consecutive", "sampler.seed=3"], "Key 'seed' not in 'ConsecutiveSamplerSchema'"),
         (["trainer.max_epochs=abc"], "'abc' of type 'str' could not be converted to Integer"),
-        (["trainer.gradient_clip_val=abc"], "could not be converted to Float"),
         (["trainer.max_epoch=3"], "Key 'max_epoch' not in 'TrainerSchema'"),
         (["callbacks.lyrics_samples.pred_period=often"], "could not be converted to Integer"),
         (["callbacks.best_checkpoint.save_top_k=all"], "could not be converted to Integer"),
@@ -53,11 +52,13 @@ def test_type_errors_are_caught_when_composing(compose_train, overrides, message
     assert message in str(error.value.__cause__)
 
 
-def test_every_trainer_argument_is_a_typed_key(compose_train):
-    """Lightning's arguments need no `+`; an int given for a float one becomes a float."""
-    cfg = compose_train("trainer.max_steps=3", "trainer.profiler=simple", "trainer.gradient_clip_val=1")
+def test_every_trainer_argument_is_a_key_and_a_count_stays_a_count(compose_train):
+    """Lightning's arguments need no `+`. Those typed `int | float` keep what was typed: for Lightning
+    `limit_train_batches=1` is one batch and `1.0` every batch."""
+    cfg = compose_train("trainer.max_steps=3", "trainer.profiler=simple", "trainer.limit_train_batches=1",
+                        "trainer.limit_val_batches=0.5")  # fmt: skip
     assert cfg.trainer.max_steps == 3 and cfg.trainer.profiler == "simple"
-    assert isinstance(cfg.trainer.gradient_clip_val, float)
+    assert type(cfg.trainer.limit_train_batches) is int and type(cfg.trainer.limit_val_batches) is float
 
 
 def test_gpu_trainer_config_composes_for_one_gpu(tmp_path):

@@ -90,9 +90,19 @@ CASES = {
     "negative clip": (
         "train.py",
         ["trainer.gradient_clip_val=-1"],
-        "gradient_clip_val=-1.0 must be positive",
+        "gradient_clip_val=-1 must be positive",
     ),
     "no epochs": ("train.py", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    "clip not a number": (
+        "train.py",
+        ["trainer.gradient_clip_val=abc"],
+        "trainer.gradient_clip_val='abc' must be a number",
+    ),
+    "batch limit not a number": (
+        "train.py",
+        ["trainer.limit_val_batches=some"],
+        "trainer.limit_val_batches='some' must be",
+    ),
     "corpus a device": ("train.py", ["data.path=/dev/null"], "is not a regular file"),
     "no steps": ("train.py", ["trainer.max_steps=0"], "trainer.max_steps=0 trains nothing"),
     "embedding of no width": ("train.py", ["model=lstm", "model.embedding_dim=0"], "model.embedding_dim=0"),

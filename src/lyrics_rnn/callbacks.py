@@ -118,8 +118,9 @@ NEVER = 2**62  # the step of a divergence that has not happened
 class DivergenceGuard(L.Callback):
     """Stops training when a step's loss is not finite or above ten times a uniform guess's (an
     explosion, not learning), a gradient norm is not finite, or at the end of an epoch a weight or the
-    validation loss is not finite. It runs before that epoch's checkpoints are written (Lightning calls ModelCheckpoint last), so
-    no checkpoint ever holds a diverged epoch. Per step: four tensor ops on the device, no host sync."""
+    validation loss is not finite. It runs before that epoch's checkpoints are written (Lightning calls
+    ModelCheckpoint last), so no checkpoint ever holds a diverged epoch. Per step: four tensor ops on
+    the device, no host sync."""
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.max_loss = min(

@@ -96,10 +96,16 @@ def checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
     return paths
 
 
-def corpus_of(checkpoint: dict[str, Any], path: str | Path) -> Corpus:
-    """The corpus and split a checkpoint was trained on (its hyperparameters' `corpus`; earlier versions
-    kept it under the data module's class name)."""
+def corpus_record(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """What defines the data a checkpoint was trained on (its hyperparameters' `corpus`; version 0.1 kept
+    it, with its progress in the epoch, under the data module's class name); None: not recorded."""
     record = checkpoint["hyper_parameters"].get("corpus") or checkpoint.get("LyricsDataModule")
+    return None if not record else Corpus.from_record(record).record()
+
+
+def corpus_of(checkpoint: dict[str, Any], path: str | Path) -> Corpus:
+    """The corpus and split a checkpoint was trained on, there to be read."""
+    record = corpus_record(checkpoint)
     if not record:
         raise CheckpointError(
             f"{path} does not record its training data (written by an older lyrics-rnn); "

@@ -129,8 +129,11 @@ def _checkable(hint: Any) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):
         values = set(args) - {type(None)}
-        if values == {int, float}:  # a number either way: a float to OmegaConf (an int given converts)
-            inner = float
+        if values == {
+            int,
+            float,
+        }:  # Lightning reads 1 as one batch and 1.0 as all of them: keep what was typed
+            return Any
         elif len(values) == 1:
             inner = _checkable(values.pop())
         else:
@@ -194,6 +197,27 @@ def register_configs() -> None:
     }.items():
         group, _, leaf = f"schema/{name}".rpartition("/")
         store.store(group=group, name=leaf, node=node)
+
+
+def union_numbers(target: type) -> list[str]:
+    """The parameters of `target` typed `int | float` (left untyped by the schema, which would make every
+    int a float): checked by `check_union_numbers` instead."""
+    hints = typing.get_type_hints(target.__init__)
+    return [
+        name
+        for name in inspect.signature(target).parameters
+        if set(typing.get_args(hints.get(name))) - {type(None)} == {int, float}
+    ]
+
+
+def check_union_numbers(node: DictConfig, target: type, name: str) -> None:
+    """Each `int | float` setting of `node` (see `union_numbers`) is a number or null."""
+    for key in union_numbers(target):
+        value = node.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise LyricsError(
+                f"{name}.{key}={value!r} must be a number: an integer counts (e.g. batches), a fraction is a share."
+            )
 
 
 def check_numbers(node: DictConfig | None, name: str) -> None:

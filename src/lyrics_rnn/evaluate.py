@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig
 
 from lyrics_rnn.adapt import adapted_perplexity, check_adaptation, target_probs
-from lyrics_rnn.checkpoint import checkpoint_paths, load_model, read_checkpoint, training_parts
+from lyrics_rnn.checkpoint import checkpoint_paths, corpus_record, load_model, read_checkpoint, training_parts
 from lyrics_rnn.context_cache import perplexity
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.kneser_ney import KneserNey
@@ -28,7 +28,7 @@ def run(cfg: DictConfig) -> float:
     paths = checkpoint_paths(cfg.ckpt_path)
     models = [load_model(path, cfg.device) for path in paths]
     vocab = models[0].vocab
-    records = [read_checkpoint(path)["hyper_parameters"].get("corpus") for path in paths]
+    records = [corpus_record(read_checkpoint(path)) for path in paths]
     if any(m.vocab.idx_to_char != vocab.idx_to_char for m in models) or any(r != records[0] for r in records):
         raise LyricsError(
             f"the checkpoints {[str(p) for p in paths]} were trained on different data: an ensemble needs one."
@@ -47,10 +47,9 @@ def run(cfg: DictConfig) -> float:
         ids, name = training_parts(paths[0]), cfg.split
         if name not in ("val", "test") or not len(ids[name]):
             held_out = [f"split={part}" for part in ("val", "test") if len(ids[part])]
-            split = models[0].hparams.corpus["split"]
             raise LyricsError(
                 f"split={name} names no held-out part of this checkpoint's corpus (data.split="
-                f"{split}); use {' or '.join(held_out) or 'data.path=<a text file>'}."
+                f"{records[0]['split']}); use {' or '.join(held_out) or 'data.path=<a text file>'}."
             )
     ids = {part: torch.from_numpy(part_ids.astype("int64")) for part, part_ids in ids.items()}
     if cfg.adapt == "none":

@@ -18,7 +18,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from lyrics_rnn.checkpoint import read_checkpoint
-from lyrics_rnn.config import check_numbers
+from lyrics_rnn.config import check_numbers, check_union_numbers
 from lyrics_rnn.errors import LyricsError, Stopped
 from lyrics_rnn.hardware import auto_precision
 from lyrics_rnn.hparams import final_metrics, run_params
@@ -137,6 +137,7 @@ def check_settings(cfg: DictConfig) -> None:
             "trainer.limit_train_batches=0 trains nothing; give a count or a fraction of an epoch."
         )
     check_optimizer(cfg.model)
+    check_union_numbers(cfg.trainer, L.Trainer, "trainer")
     clip = cfg.trainer.get("gradient_clip_val")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise LyricsError(
