@@ -1,4 +1,4 @@
-"""The network families side by side at matched parameter counts: training characters per second for
+"""The network families side by side at matched parameter counts (on the CPU, or `--device cuda`): training characters per second for
 windows of 35 to 1,024 characters (one step after another: `nn.LSTM`, `nn.GRU`; a scan: minGRU,
 minLSTM; attention: the Transformer), the share of the machine's matmul peak a training step reaches,
 and generation's milliseconds per character at a context of 100 and 2,000 characters. Every arm runs
@@ -64,43 +64,50 @@ def step_flops(net: nn.Module, inputs: torch.Tensor) -> float:
     return counter.get_total_flops()
 
 
-def seconds(run: Callable[[], object], repeats: int) -> float:
+def seconds(run: Callable[[], object], repeats: int, device: str = "cpu") -> float:
+    """Mean wall time of `run`, the device's queued work finished before each reading."""
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
     start = time.perf_counter()
     for _ in range(repeats):
         run()
+    sync()
     return (time.perf_counter() - start) / repeats
 
 
-def matmul_gflop_per_s(shape: tuple[int, int, int], repeats: int = 20) -> float:
+def matmul_gflop_per_s(shape: tuple[int, int, int], device: str, repeats: int = 20) -> float:
     m, k, n = shape
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    return 2 * m * k * n / seconds(lambda: a @ b, repeats) / 1e9
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+    return 2 * m * k * n / seconds(lambda: a @ b, repeats, device) / 1e9
 
 
-def time_families(rounds: int = 3, budget_s: float = 0.6) -> dict[str, object]:
+def time_families(rounds: int = 3, budget_s: float = 0.6, device: str = "cpu") -> dict[str, object]:
     """Per family: parameters, and per window, characters per second (median of the rounds) and GFLOP/s
     of the training step; per context, milliseconds per generated character; and the fp32 peak: the
     fastest of PRODUCTS in any round."""
     torch.manual_seed(0)
     nets = {
-        name: build_network(network_config(**settings), VOCAB).train() for name, settings in FAMILIES.items()
+        name: build_network(network_config(**settings), VOCAB).to(device).train()
+        for name, settings in FAMILIES.items()
     }
     optimizers = {name: torch.optim.AdamW(net.parameters(), lr=1e-4) for name, net in nets.items()}
-    batches = {window: torch.randint(0, VOCAB, (BATCH, window)) for window in WINDOWS}
+    batches = {window: torch.randint(0, VOCAB, (BATCH, window), device=device) for window in WINDOWS}
     flops = {(name, w): step_flops(net, batches[w]) for name, net in nets.items() for w in WINDOWS}
     repeats = {}
     for name in nets:  # warm-up, and as many steps as fit in the budget
         for window in WINDOWS:
-            step = seconds(lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w]), 2)
+            step = seconds(
+                lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w]), 2, device
+            )
             repeats[name, window] = max(2, int(budget_s / step))
     times: dict[tuple[str, int], list[float]] = {key: [] for key in repeats}
     peaks = []
     for _ in range(rounds):
-        peaks += [matmul_gflop_per_s(shape) for shape in PRODUCTS]
+        peaks += [matmul_gflop_per_s(shape, device) for shape in PRODUCTS]
         for window in WINDOWS:
             for name in nets:
                 run = lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w])  # noqa: E731
-                times[name, window].append(seconds(run, repeats[name, window]))
+                times[name, window].append(seconds(run, repeats[name, window], device))
     vocab = Vocab([chr(0x4E00 + i) for i in range(VOCAB)])
     generation: dict[tuple[str, int], list[float]] = {(n, c): [] for n in nets for c in CONTEXTS}
     prefixes = {c: vocab.decode(torch.randint(0, VOCAB, (c,)).tolist()) for c in CONTEXTS}
@@ -108,8 +115,8 @@ def time_families(rounds: int = 3, budget_s: float = 0.6) -> dict[str, object]:
         for context in CONTEXTS:
             for name, net in nets.items():
                 net.eval()
-                warm = seconds(lambda n=net, c=context: generate(n, vocab, prefixes[c], 0), 1)
-                total = seconds(lambda n=net, c=context: generate(n, vocab, prefixes[c], 50), 1)
+                warm = seconds(lambda n=net, c=context: generate(n, vocab, prefixes[c], 0), 1, device)
+                total = seconds(lambda n=net, c=context: generate(n, vocab, prefixes[c], 50), 1, device)
                 generation[name, context].append((total - warm) / 50 * 1000)
                 net.train()
     families = {

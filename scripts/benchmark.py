@@ -109,9 +109,9 @@ def main() -> None:
         print("\n".join(time_compile()))
         return
     if args.families:
-        info = machine("cpu")
+        info = machine(args.device)
         print(f"machine: {info}")
-        results = time_families(args.rounds)
+        results = time_families(args.rounds, device=args.device)
         print(family_table(results))
         print(
             f"fp32 matmul peak (the fastest of the step's products in any round): {results['peak_gflop_per_s']:.1f} GFLOP/s"
