@@ -20,7 +20,9 @@ def run(cfg: DictConfig) -> list[str]:
     if cfg.num_chars < 0 or cfg.num_samples < 1:
         raise LyricsError(f"num_chars={cfg.num_chars} must be >= 0 and num_samples={cfg.num_samples} >= 1.")
     if not cfg.prefixes:
-        raise LyricsError("prefixes=[] gives nothing to continue; give at least one, e.g. 'prefixes=[分开]'.")
+        raise LyricsError(
+            """prefixes=[] gives nothing to continue; give at least one, e.g. 'prefixes=["分开"]' (quoted)."""
+        )
     model = load_model(cfg.ckpt_path, cfg.device)
     generator = torch.Generator(model.device).manual_seed(cfg.seed)
     samples = []
