@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install train test lint clean
+.PHONY: install train studio test lint clean
 
 # torch==2.13.0 first: the local CPU build. A bare `torch` requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -20,6 +20,10 @@ train: install
 lint: install
 	$(VENV)/bin/ruff check src tests scripts benchmarks
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks
+
+# The web page on a trained checkpoint: make studio CKPT=outputs/<run>/checkpoints/last.ckpt
+studio: install
+	$(PY) scripts/studio.py ckpt_path=$(CKPT) $(ARGS)
 
 test: lint
 	$(PY) -m pytest

@@ -90,8 +90,9 @@ CANDIDATES = {  # adapt= -> (dynamic learning rate, recipe) pairs; all of them m
 }
 
 
-def fitted_perplexities(recipe: str, val: dict, target: dict) -> tuple[float, float]:
-    """Validation and target perplexity of a recipe whose mixture weights are fitted on validation."""
+def fitted_probs(recipe: str, val: dict, target: dict) -> tuple[float, np.ndarray]:
+    """Validation perplexity of a recipe whose mixture weights are fitted on validation, and its
+    probability of every target character."""
     names = RECIPES[recipe]
 
     def stacked(scored: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +101,13 @@ def fitted_perplexities(recipe: str, val: dict, target: dict) -> tuple[float, fl
         return np.column_stack([scored[n] for n in names]), buckets
 
     weights = fit_bucketed(*stacked(val))
-    return perplexity(mix(*stacked(val), weights)), perplexity(mix(*stacked(target), weights))
+    return perplexity(mix(*stacked(val), weights)), mix(*stacked(target), weights)
+
+
+def fitted_perplexities(recipe: str, val: dict, target: dict) -> tuple[float, float]:
+    """Validation and target perplexity of a recipe whose mixture weights are fitted on validation."""
+    val_ppl, probs = fitted_probs(recipe, val, target)
+    return val_ppl, perplexity(probs)
 
 
 def check_adaptation(adapt: str) -> None:
@@ -108,14 +115,15 @@ def check_adaptation(adapt: str) -> None:
         raise LyricsError(f"adapt={adapt!r} is not known; use one of {', '.join(ADAPTATIONS)}.")
 
 
-def adapted_perplexity(
+def adapted_probs(
     net: nn.Module, ngram: KneserNey, val: Tensor, target: Tensor, adapt: str, num_steps: int = 35
-) -> tuple[float, str]:
-    """Perplexity of `target` under the adaptation `adapt` (see ADAPTATIONS), every choice it involves
-    (recipe, mixture weights, dynamic learning rate) made on `val`; and a line saying what was chosen."""
+) -> tuple[np.ndarray, str]:
+    """The probability of every character of `target` after the first under the adaptation `adapt`
+    (see ADAPTATIONS), every choice it involves (recipe, mixture weights, dynamic learning rate) made
+    on `val`; and a line saying what was chosen."""
     check_adaptation(adapt)
     if adapt == "none":
-        return perplexity(target_probs(net, target, 1, num_steps)), "static"
+        return target_probs(net, target, 1, num_steps), "static"
     parts = {"val": val, "target": target}
     fixed = {name: baselines(ngram, ids) for name, ids in parts.items()}  # the same for every learning rate
     scored = {
@@ -126,8 +134,15 @@ def adapted_perplexity(
         for lr in {lr for lr, _ in CANDIDATES[adapt]}
     }
     results = [
-        (*fitted_perplexities(r, scored[lr]["val"], scored[lr]["target"]), lr, r)
-        for lr, r in CANDIDATES[adapt]
+        (*fitted_probs(r, scored[lr]["val"], scored[lr]["target"]), lr, r) for lr, r in CANDIDATES[adapt]
     ]
-    val_ppl, ppl, lr, recipe = min(results)
-    return ppl, f"{recipe}, dynamic lr {lr:g}: validation perplexity {val_ppl:.2f}"
+    val_ppl, probs, lr, recipe = min(results, key=lambda result: (result[0], result[2], result[3]))
+    return probs, f"{recipe}, dynamic lr {lr:g}: validation perplexity {val_ppl:.2f}"
+
+
+def adapted_perplexity(
+    net: nn.Module, ngram: KneserNey, val: Tensor, target: Tensor, adapt: str, num_steps: int = 35
+) -> tuple[float, str]:
+    """Perplexity of `target` under the adaptation `adapt`, and what was chosen (see `adapted_probs`)."""
+    probs, chosen = adapted_probs(net, ngram, val, target, adapt, num_steps)
+    return perplexity(probs), chosen

@@ -31,6 +31,7 @@ from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models import NETWORKS, config_class
 from lyrics_rnn.module import CharLM
 from lyrics_rnn.samplers import ConsecutiveSampler, RandomSampler
+from lyrics_rnn.studio import Limits
 
 
 @dataclass
@@ -87,6 +88,31 @@ class GenerateSchema(CheckpointToolSchema):
     seed: int = MISSING
     format: str = MISSING
     copy_rate: bool = False
+
+
+@dataclass
+class StudioSchema(CheckpointToolSchema):
+    """The top-level keys of studio.yaml (`ckpt_path`: one checkpoint; `compare_ckpt_path`: a second
+    one that writes beside it)."""
+
+    compare_ckpt_path: str | None = None
+    host: str = MISSING
+    port: int = MISSING
+    queue_size: int = MISSING
+    concurrency: int = MISSING
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    ngram_order: int = MISSING
+
+
+@dataclass
+class ExplainSchema(CheckpointToolSchema):
+    """The top-level keys of explain.yaml."""
+
+    source: str = MISSING
+    text: str | None = None
+    out: str = MISSING
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    ngram_order: int = MISSING
 
 
 @dataclass
@@ -179,7 +205,14 @@ def register_configs() -> None:
     """Make the schemas and the `cpu_share` resolver known; call before composing (scripts and tests do)."""
     OmegaConf.register_new_resolver("cpu_share", cpu_share, replace=True)
     store = ConfigStore.instance()
-    for name in ("train", "generate", "evaluate", "ngram"):  # whole entry configs: typed at their root
+    for name in (
+        "train",
+        "generate",
+        "evaluate",
+        "ngram",
+        "studio",
+        "explain",
+    ):  # whole entry configs: typed at their root
         store.store(group="schema", name=name, node=globals()[f"{name.title()}Schema"], package="_global_")
     for name, node in {
         "data": schema_of(LyricsDataModule),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +27,60 @@ def pick_next(
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)[0]
 
 
-@torch.no_grad()
+def check_sampling(temperature: float, top_k: int | None) -> None:
+    if not 0 <= temperature < math.inf or (top_k is not None and top_k < 1):  # NaN fails the first too
+        raise LyricsError(
+            f"temperature={temperature} must be finite and >= 0, and top_k={top_k} >= 1 (or null)."
+        )
+
+
+def stream(
+    net: nn.Module,
+    vocab: Vocab,
+    prefix: str,
+    num_chars: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Iterator[str]:
+    """The `num_chars` characters that follow `prefix`, each yielded as soon as it is drawn (never
+    `<unk>`: it is no character), so that a reader sees the lyrics appear. Bad settings fail here, at
+    the call, before anything is drawn."""
+    if not prefix:
+        raise LyricsError("the prefix must hold at least one character.")
+    check_sampling(temperature, top_k)
+    return _drawn(net, vocab, vocab.encode(prefix).tolist(), num_chars, temperature, top_k, generator)
+
+
+def _drawn(
+    net: nn.Module,
+    vocab: Vocab,
+    ids: list[int],
+    num_chars: int,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+) -> Iterator[str]:
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            device = next(net.parameters()).device
+            # Warm-up: every prefix character goes through the network, the state carried along.
+            logits, state = net(torch.tensor([ids], device=device), None)
+            unk = None if vocab.unk is None else torch.tensor([vocab.unk], device=device)
+        for _ in range(num_chars):
+            with torch.no_grad():
+                scores = logits[0, -1]
+                if unk is not None:
+                    scores = scores.index_fill(0, unk, float("-inf"))
+                next_id = pick_next(scores, temperature, top_k, generator).view(1, 1)
+                logits, state = net(next_id, state)
+            yield vocab.idx_to_char[int(next_id)]
+    finally:
+        net.train(was_training)
+
+
 def generate(
     net: nn.Module,
     vocab: Vocab,
@@ -36,31 +90,8 @@ def generate(
     top_k: int | None = None,
     generator: torch.Generator | None = None,
 ) -> str:
-    """Return `prefix` followed by `num_chars` decoded characters (never `<unk>`: it is no character)."""
-    if not prefix:
-        raise LyricsError("the prefix must hold at least one character.")
-    if not 0 <= temperature < math.inf or (top_k is not None and top_k < 1):  # NaN fails the first too
-        raise LyricsError(
-            f"temperature={temperature} must be finite and >= 0, and top_k={top_k} >= 1 (or null)."
-        )
-    was_training = net.training
-    net.eval()
-    try:
-        device = next(net.parameters()).device
-        ids = vocab.encode(prefix).tolist()
-        # Warm-up: every prefix character goes through the network, the state carried along.
-        logits, state = net(torch.tensor([ids], device=device), None)
-        unk = None if vocab.unk is None else torch.tensor([vocab.unk], device=device)
-        for _ in range(num_chars):
-            scores = logits[0, -1]
-            if unk is not None:
-                scores = scores.index_fill(0, unk, float("-inf"))
-            next_id = pick_next(scores, temperature, top_k, generator).view(1, 1)
-            ids.append(int(next_id))
-            logits, state = net(next_id, state)
-    finally:
-        net.train(was_training)
-    return prefix + vocab.decode(ids[len(prefix) :])  # the prefix as given, even where it maps to <unk>
+    """Return `prefix` (as given, even where it maps to `<unk>`) followed by `num_chars` characters."""
+    return prefix + "".join(stream(net, vocab, prefix, num_chars, temperature, top_k, generator))
 
 
 def copy_rate(samples: list[str], training_text: str, n: int = 10) -> float:
