@@ -1,7 +1,8 @@
 """Training speed: Lightning vs a plain PyTorch loop vs the notebook, `python scripts/benchmark.py [--quick]`;
 start-up on a large generated corpus, `python scripts/benchmark.py --data 100`; the scratch RNN's
 recurrence alone, `python scripts/benchmark.py --recurrence`; torch.compile, `--compile`; the network
-families side by side (LSTM, GRU, minGRU, minLSTM, Transformer) for windows of 35 to 1,024, `--families`."""
+families side by side (LSTM, GRU, minGRU, minLSTM, Transformer) for windows of 35 to 1,024, `--families`;
+the studio's generation and reading on a checkpoint, `--studio CKPT`."""
 
 import argparse
 import json
@@ -21,6 +22,7 @@ from benchmarks.families import family_table, time_families  # noqa: E402
 from benchmarks.flops import matmul_peak  # noqa: E402
 from benchmarks.recurrence import time_recurrence  # noqa: E402
 from benchmarks.speed import machine, ratios, run_all, table, write_report  # noqa: E402
+from benchmarks.studio import time_studio  # noqa: E402
 from lyrics_rnn.files import write_atomically  # noqa: E402
 from lyrics_rnn.hardware import auto_precision  # noqa: E402
 from lyrics_rnn.models import NETWORKS  # noqa: E402
@@ -91,6 +93,9 @@ def main() -> None:
     parser.add_argument(
         "--families", action="store_true", help="instead: every network family, windows of 35 to 1,024"
     )
+    parser.add_argument(
+        "--studio", metavar="CKPT", help="instead: the studio's write and read speed on this checkpoint"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmark")
     args = parser.parse_args()
     try:  # the results must have somewhere to go before minutes of measuring
@@ -107,6 +112,17 @@ def main() -> None:
     if args.compile:
         print(f"machine: {machine('cpu')}")
         print("\n".join(time_compile()))
+        return
+    if args.studio:
+        info = machine("cpu")
+        print(f"machine: {info}")
+        results = time_studio(args.studio, args.rounds)
+        print("\n".join(f"{name}: {value:,.1f}" for name, value in results.items()))
+        out = args.out / "studio.json"
+        write_atomically(
+            out, lambda file: file.write(json.dumps({"machine": info, **results}, indent=2).encode())
+        )
+        print(f"wrote {out}")
         return
     if args.families:
         info = machine(args.device)

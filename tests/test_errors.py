@@ -180,7 +180,11 @@ CASES = {
     "generate greedy with negative top_k": ("generate.py", ["ckpt_path={ckpt}", "top_k=-3"], "top_k=-3"),
     "generate unknown format": ("generate.py", ["ckpt_path={ckpt}", "format=xml"], "format='xml'"),
     "generate diverged checkpoint": ("generate.py", ["ckpt_path={nan_ckpt}"], "non-finite weights"),
-    "generate absurd length": ("generate.py", ["ckpt_path={ckpt}", "num_chars=10000000"], "must be in 0..100,000"),
+    "generate absurd length": (
+        "generate.py",
+        ["ckpt_path={ckpt}", "num_chars=10000000"],
+        "must be in 0..100,000",
+    ),
     "studio missing checkpoint": ("studio.py", ["ckpt_path={folder}/no.ckpt"], "checkpoint not found"),
     "studio not a checkpoint": ("studio.py", ["ckpt_path={empty}"], "is empty (0 bytes)"),
     "studio unknown option": ("studio.py", ["ckpt_path={ckpt}", "colour=red"], "colour"),

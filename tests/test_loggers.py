@@ -48,6 +48,20 @@ def test_samples_share_the_step_of_their_epoch_scalars(compose_train, tmp_path):
     assert samples == [e.step for e in accumulator.Scalars("train/ppl")]
 
 
+def test_surprisal_view_reads_the_held_out_text_into_tensorboard(compose_train, tmp_path):
+    train(compose_train("callbacks.surprisal_view.every_n_epochs=2", "callbacks.surprisal_view.num_chars=40"))
+    logged = events(tmp_path / "run").Tensors("surprisal/text_summary")
+    assert [e.step for e in logged] == [e.step for e in events(tmp_path / "run").Scalars("train/ppl")][1:]
+    text = logged[0].tensor_proto.string_val[0].decode()
+    assert "val perplexity of these 40 characters" in text
+    assert text.count("%") == 50 and "| character | bits | expected |" in text  # 10 rows of 5 guesses
+
+
+def test_surprisal_view_is_off_by_default(compose_train, tmp_path):
+    train(compose_train())
+    assert "surprisal/text_summary" not in events(tmp_path / "run").Tags()["tensors"]
+
+
 def test_csv_logger_writes_every_metric_into_the_run_folder(compose_train, tmp_path):
     metrics = train(compose_train("logger=csv", SPLIT))
     rows = list(csv.DictReader((tmp_path / "run" / "csv" / "metrics.csv").read_text().splitlines()))

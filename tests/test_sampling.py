@@ -2,7 +2,7 @@ import pytest
 import torch
 from helpers import network
 
-from lyrics_rnn.sampling import copy_rate, generate
+from lyrics_rnn.sampling import copy_rate, generate, stream
 from lyrics_rnn.vocab import Vocab
 
 VOCAB = Vocab.from_text("不分开我想你")
@@ -14,11 +14,12 @@ class Spy(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.weight = torch.nn.Parameter(torch.zeros(1))
-        self.calls = []
+        self.calls, self.grad_modes = [], []
 
     def forward(self, inputs, state):
         state = torch.zeros(inputs.shape[0], 1) if state is None else state
         self.calls.append((inputs.tolist(), float(state)))
+        self.grad_modes.append(torch.is_grad_enabled())
         logits = torch.zeros(1, inputs.shape[1], len(VOCAB))
         logits[..., VOCAB.char_to_idx["我"]] = 1
         return logits, state + inputs.shape[1]
@@ -31,6 +32,15 @@ def test_warm_up_feeds_the_whole_prefix_and_carries_the_state():
     prefix, *steps = spy.calls
     assert prefix == ([VOCAB.encode("不分开").tolist()], 0.0)
     assert [state for _, state in steps] == [3.0, 4.0, 5.0]
+
+
+def test_stream_yields_each_character_as_drawn_without_gradients():
+    spy = Spy()
+    written = stream(spy, VOCAB, "不分开", 3)
+    assert spy.calls == []  # nothing drawn before it is asked for
+    assert next(written) == "我" and len(spy.calls) == 2  # the warm-up and the first step
+    assert torch.is_grad_enabled()  # the caller's grad mode, between characters
+    assert list(written) == ["我", "我"] and spy.grad_modes == [False] * 4
 
 
 def test_greedy_generation_equals_stepwise_argmax():

@@ -80,7 +80,9 @@ def test_bad_write_requests_are_refused_before_any_work(studio, settings, messag
 
 def test_read_perplexity_equals_evaluate_py_on_the_same_text(studio, ckpts, tmp_path):
     (text_file := tmp_path / "song.txt").write_text(SONG + "\n" + SONG, encoding="utf-8")
-    expected = evaluate.run(compose_config("evaluate", f"ckpt_path={ckpts['scratch']}", f"data.path={text_file}"))
+    expected = evaluate.run(
+        compose_config("evaluate", f"ckpt_path={ckpts['scratch']}", f"data.path={text_file}")
+    )
     fragment, summary = studio.read("text", SONG + "\n" + SONG, "surprisal")
     ppl = float(re.search(r"perplexity ([\d.]+)", summary).group(1))
     assert ppl == pytest.approx(expected, abs=6e-5)  # the summary rounds to 4 decimals, as evaluate.py
@@ -95,7 +97,9 @@ def test_read_views_against_the_ngram_and_adapted_agree_with_evaluate_py(studio,
     expected = np.exp(-np.mean(np.log(ngram.target_probs(parts["val"].tolist()))))
     assert f"6-gram: perplexity {expected:.4f}" in summary and "blue: the network" in fragment
     _, summary = studio.read("val", "", "adapted", "ngram")
-    adapted = evaluate.run(compose_config("evaluate", f"ckpt_path={ckpts['scratch']}", "split=val", "adapt=ngram"))
+    adapted = evaluate.run(
+        compose_config("evaluate", f"ckpt_path={ckpts['scratch']}", "split=val", "adapt=ngram")
+    )
     assert f"perplexity {adapted:.4f}" in summary.split("adapt=ngram")[1]
 
 

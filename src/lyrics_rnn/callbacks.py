@@ -1,4 +1,4 @@
-"""Lightning callbacks: lyrics samples (printed and in TensorBoard), training speed, the divergence guard
+"""Lightning callbacks: lyrics samples (printed and in TensorBoard), the held-out surprisal view, training speed, the divergence guard
 and exact resume (the RNG, and mid-epoch the carried state and the epoch's running sums)."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from torch import Tensor
 
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models import detach_state
+from lyrics_rnn.reading import read
 from lyrics_rnn.sampling import generate
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,61 @@ class LyricsSamples(L.Callback):
                 text = "\n\n".join(f"- {sample}" for sample in samples)
                 # At the step of this epoch's scalars (Lightning logs them at the last optimizer step).
                 logger.experiment.add_text("samples", text, global_step=max(trainer.global_step - 1, 0))
+
+
+class SurprisalView(L.Callback):
+    """Every `every_n_epochs` epochs (0: never), the start of the held-out text as the model reads it, in
+    TensorBoard's text dashboard (which allows no colours): characters of `bold_bits` or more in bold,
+    and the most surprising ones with the model's top guesses. The coloured view is explain.py's."""
+
+    def __init__(self, every_n_epochs: int = 0, num_chars: int = 500, bold_bits: float = 6.0) -> None:
+        if every_n_epochs < 0 or num_chars < 2:
+            raise LyricsError(
+                f"callbacks.surprisal_view.every_n_epochs={every_n_epochs} must be >= 0 (0: off) and "
+                f"num_chars={num_chars} >= 2."
+            )
+        self.every_n_epochs, self.num_chars, self.bold_bits = every_n_epochs, num_chars, bold_bits
+
+    @rank_zero_only
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch, data = trainer.current_epoch + 1, trainer.datamodule
+        if not self.every_n_epochs or epoch % self.every_n_epochs:
+            return
+        part = "val" if data.has("val") else "train"
+        reading = read(pl_module.net, pl_module.vocab, data.ids[part][: self.num_chars])
+        shown = [escape_markdown(reading.text[0])] + [
+            f"**{escape_markdown(c)}**" if b >= self.bold_bits and not c.isspace() else escape_markdown(c)
+            for c, b in zip(reading.text[1:], reading.bits, strict=True)
+        ]
+        worst = sorted(range(len(reading.bits)), key=lambda i: -reading.bits[i])[:10]
+        rows = [
+            f"| {escape_markdown(reading.text[i + 1])} | {reading.bits[i]:.1f} | "
+            + ", ".join(
+                f"{escape_markdown(c)} {p:.0%}"
+                for c, p in zip(reading.top_chars[i], reading.top_probs[i], strict=True)
+            )
+            + " |"
+            for i in worst
+        ]
+        text = "\n".join(
+            [
+                f"{part} perplexity of these {len(reading.text)} characters: {reading.perplexity:.2f} "
+                f"(bold: {self.bold_bits:g} bits or more)",
+                "",
+                "".join(shown),
+                "",
+                "| character | bits | expected |",
+                "|---|---|---|",
+                *rows,
+            ]
+        )
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_text("surprisal", text, global_step=max(trainer.global_step - 1, 0))
+
+
+def escape_markdown(char: str) -> str:
+    return "\\" + char if char in "\\`*_{}[]()#+-.!|<>" else char
 
 
 def now(device: torch.device) -> float:

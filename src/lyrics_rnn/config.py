@@ -25,7 +25,7 @@ from hydra.utils import get_object
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from lyrics_rnn.callbacks import DivergenceGuard, EpochSpeed, ExactResume, LyricsSamples
+from lyrics_rnn.callbacks import DivergenceGuard, EpochSpeed, ExactResume, LyricsSamples, SurprisalView
 from lyrics_rnn.datamodule import LyricsDataModule
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.models import NETWORKS, config_class
@@ -224,6 +224,7 @@ def register_configs() -> None:
         "callbacks/model_checkpoint": schema_of(ModelCheckpoint),
         "callbacks/lyrics_samples": schema_of(LyricsSamples),
         "callbacks/epoch_speed": schema_of(EpochSpeed),
+        "callbacks/surprisal_view": schema_of(SurprisalView),
         "callbacks/progress_bar": schema_of(TQDMProgressBar),
         "callbacks/divergence_guard": schema_of(DivergenceGuard),
         "callbacks/exact_resume": schema_of(ExactResume),

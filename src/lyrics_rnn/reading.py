@@ -39,7 +39,15 @@ class Reading:
 def read(net: nn.Module, vocab: Vocab, ids: Tensor, top: int = 5, num_steps: int = 256) -> Reading:
     """Score `ids` as evaluate.py does (one stream, the state carried from window to window), keeping
     per window only the target's log-probability and the top guesses: memory does not grow with V."""
+    was_training = net.training
     net.eval()
+    try:
+        return _read(net, vocab, ids, top, num_steps)
+    finally:
+        net.train(was_training)
+
+
+def _read(net: nn.Module, vocab: Vocab, ids: Tensor, top: int, num_steps: int) -> Reading:
     device = next(net.parameters()).device
     state, bits, top_ids, top_probs = None, [], [], []
     for inputs, targets, _ in stream_batches(ids, 1, num_steps):

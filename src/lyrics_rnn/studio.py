@@ -119,36 +119,45 @@ class Studio:
         seed = bounded("seed", seed, 0, 2**63 - 1)
         if not prefix:
             raise LyricsError("the prefix is empty: write at least one character to continue.")
-        notes, samples, streams = [], [], []
+        notes, samples, currents, streams = [], [], [], []
         for name, model in zip(self.names, self.models, strict=True):
             shown, note = known_text(model, prefix)
             if not shown:
                 raise LyricsError(f"no character of the prefix is in the vocabulary of {name}.")
             notes += [f"{name}: {note}"] if note else []
             samples.append([])
+            currents.append([])
             generator = torch.Generator(model.device).manual_seed(seed)
             settings = (num_chars, temperature, top_k, generator)
-            streams.append(self._samples(model, shown, num_samples, settings, samples[-1]))
-        texts, last = [""] * len(streams), 0.0
-        for count, step in enumerate(itertools.zip_longest(*streams)):
-            texts = [text if text is not None else texts[i] for i, text in enumerate(step)]
+            streams.append(self._samples(model, shown, num_samples, settings, samples[-1], currents[-1]))
+
+        def texts() -> list[str]:
+            return [
+                "\n\n".join([*done, *(["".join(now)] if now else [])])
+                for done, now in zip(samples, currents, strict=True)
+            ]
+
+        last = 0.0
+        for count, _ in enumerate(itertools.zip_longest(*streams)):
             if count == 1 or time.perf_counter() - last >= STREAM_EVERY:  # 1: the first character drawn
-                yield (*texts, "\n\n".join(notes))
+                yield (*texts(), "\n\n".join(notes))
                 last = time.perf_counter()
-        yield (*texts, "\n\n".join(notes + self._copy_rates(samples)))
+        yield (*texts(), "\n\n".join(notes + self._copy_rates(samples)))
 
     @staticmethod
     def _samples(
-        model: CharLM, prefix: str, num_samples: int, settings: tuple, done: list[str]
-    ) -> Iterator[str]:
-        """The samples so far, one per paragraph, after every character; finished ones go to `done`."""
+        model: CharLM, prefix: str, num_samples: int, settings: tuple, done: list[str], current: list[str]
+    ) -> Iterator[None]:
+        """Draws the samples, a step per character: the one being written is `current` (its characters),
+        the finished ones go to `done`."""
         for _ in range(num_samples):
-            text = prefix
-            yield "\n\n".join([*done, text])
+            current[:] = [prefix]
+            yield
             for char in stream(model.net, model.vocab, prefix, *settings):
-                text += char
-                yield "\n\n".join([*done, text])
-            done.append(text)
+                current.append(char)
+                yield
+            done.append("".join(current))
+            current.clear()
 
     def _copy_rates(self, samples: list[list[str]]) -> list[str]:
         """Per model, each sample's share of 10-character windows found verbatim in its training text."""

@@ -40,12 +40,16 @@ def state_layers(state: State, path: tuple[int, ...] = ()) -> dict[str, Tensor]:
 def activations(net: nn.Module, ids: Tensor) -> dict[str, np.ndarray]:
     """Every layer's units after each character, [N, units] per layer name, stepping one character at a
     time so that the values are exactly the state the network carries."""
+    was_training = net.training
     net.eval()
     device = next(net.parameters()).device
     state, steps = None, []
-    for char in ids.tolist():
-        _, state = net(torch.tensor([[char]], device=device), state)
-        steps.append({name: vector.float().cpu() for name, vector in state_layers(state).items()})
+    try:
+        for char in ids.tolist():
+            _, state = net(torch.tensor([[char]], device=device), state)
+            steps.append({name: vector.float().cpu() for name, vector in state_layers(state).items()})
+    finally:
+        net.train(was_training)
     return {name: torch.stack([step[name] for step in steps]).numpy() for name in steps[0]}
 
 
