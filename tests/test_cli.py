@@ -150,6 +150,31 @@ def test_runs_started_together_keep_their_own_folders(tiny_corpus, tmp_path):
     assert all((folder / "checkpoints" / "last.ckpt").is_file() for folder in folders)
 
 
+def test_a_run_folder_used_again_is_refused_and_the_earlier_run_kept(tiny_corpus, tmp_path):
+    folder = tmp_path / "mine"
+    first = run(*cli_overrides(tiny_corpus, tmp_path), f"hydra.run.dir={folder}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    kept = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    again = run(*cli_overrides(tiny_corpus, tmp_path), f"hydra.run.dir={folder}", "model=gru", cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1
+    assert f"error: {folder} is the folder of another run (process " in again.stderr
+    assert f"resume: ckpt_path={folder}/checkpoints/last.ckpt" in again.stderr
+    assert {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == kept  # config too
+
+
+def test_runs_started_together_into_one_folder_leave_it_to_one(tiny_corpus, tmp_path):
+    folder = tmp_path / "shared"
+    args = [SCRIPT, *cli_overrides(tiny_corpus, tmp_path), f"paths.output_dir={folder}"]
+    runs = [
+        subprocess.Popen([sys.executable, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    codes = sorted(r.wait(timeout=300) for r in runs)
+    errors = "".join(r.stderr.read() for r in runs)
+    assert codes == [0, 2] and "is the folder of another run" in errors
+    assert (folder / "checkpoints" / "last.ckpt").is_file()
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -119,6 +120,9 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
         def reported_task(cfg: DictConfig) -> Any:
             quiet_libraries()
             try:
+                refuse_unknown_additions(config_name)
+                if config_name == "train" and not a_later_rank():
+                    claim_run_folder(Path(cfg.paths.output_dir))
                 use_allocator(cfg.allocator)
                 return task(cfg)
             except Exception as error:
@@ -137,6 +141,9 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
             # Hydra then raises errors to us instead of printing its own multi-line report.
             os.environ["HYDRA_FULL_ERROR"] = "1"
             try:
+                if config_name == "train" and not a_later_rank():  # before Hydra writes into another's folder
+                    for folder in given_run_folders(sys.argv[1:]):
+                        refuse_claimed(folder)
                 main()
             except Exception as error:
                 exit_on_user_error(error)
@@ -147,11 +154,65 @@ def hydra_entry(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Cal
     return decorate
 
 
+CLAIM = ".lyrics-run"  # in a run folder: the run that owns it (its process and start time)
+
+
+def a_later_rank() -> bool:
+    """A process that Lightning (or a launcher: torchrun, SLURM) started for another device or node of
+    the run: it joins the run's folder, which the first process has claimed."""
+    return any(
+        os.environ.get(name, "0") != "0" for name in ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID")
+    )
+
+
+def given_run_folders(args: list[str]) -> list[Path]:
+    """The run folders named on the command line (`hydra.run.dir=`, `paths.output_dir=`)."""
+    keys = ("hydra.run.dir=", "paths.output_dir=")
+    return [Path(arg.split("=", 1)[1]) for arg in args if arg.startswith(keys) and "$" not in arg]
+
+
+def refuse_claimed(folder: Path) -> None:
+    if (folder / CLAIM).exists():
+        raise LyricsError(
+            f"{folder} is the folder of another run ({(folder / CLAIM).read_text().strip()}); a run never "
+            "writes over another's checkpoints and logs. Leave hydra.run.dir out (every run gets a new "
+            f"folder) or name a new one; to continue that run, resume: ckpt_path={folder}/checkpoints/last.ckpt."
+        )
+
+
+def claim_run_folder(folder: Path) -> None:
+    """Make `folder` this run's, atomically: a run started earlier, or at the same moment, into the same
+    folder (an explicit hydra.run.dir) keeps it, and this one stops with a line saying so."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(folder / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        refuse_claimed(folder)
+        raise
+    with os.fdopen(descriptor, "w") as claim:
+        claim.write(f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+
+def refuse_unknown_additions(config_name: str) -> None:
+    """Hydra's `+key=value` adds a key even where the schema has none, and nothing would read it: a
+    misspelt setting would be silently ignored. Only new callbacks and loggers of train.py are added."""
+    for override in HydraConfig.get().overrides.task:
+        if override.startswith("+") and not override.startswith("~"):
+            key = override.lstrip("+").split("=", 1)[0]
+            if not (config_name == "train" and key.startswith(("callbacks.", "logger.", "hydra."))):
+                raise LyricsError(
+                    f"{override}: {key} is not a setting of {config_name}.py, so nothing would read it; "
+                    f"check its spelling (python scripts/{config_name}.py --cfg job lists the settings)."
+                )
+
+
 def discard_unused_run(folder: Path) -> None:
     """A run stopped by a mistake before it wrote anything leaves no folder behind: Hydra made it, with
     only its config and the log of the error, which the console has shown."""
     entries = {entry.name for entry in folder.iterdir()} if folder.is_dir() else set()
-    if ".hydra" in entries and entries <= {".hydra", "train.log"}:
+    claim = folder / CLAIM
+    ours = not claim.is_file() or claim.read_text().startswith(f"process {os.getpid()},")
+    if ours and ".hydra" in entries and entries <= {".hydra", "train.log", CLAIM}:
         logging.shutdown()  # the log file's handler lets go of it
         shutil.rmtree(folder, ignore_errors=True)
 
