@@ -3,9 +3,10 @@
 import csv
 
 import pytest
-from helpers import events
+from helpers import cli_overrides, events, run_script
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from lyrics_rnn.report import write_report
 from lyrics_rnn.train import train
 
 SPLIT = "data.split=[0.6,0.2,0.2]"
@@ -87,3 +88,20 @@ def test_many_loggers_go_on_without_a_missing_one(compose_train, tmp_path, monke
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file() and hparams_plugin(tmp_path / "run")
     with pytest.raises(ValueError, match=r"logger.mlflow .*install it"):
         train(compose_train("logger=mlflow"))
+
+
+def test_report_warns_of_an_event_file_cut_short_and_of_a_damaged_record(tiny_corpus, tmp_path, capsys):
+    done = run_script(
+        "train.py", *cli_overrides(tiny_corpus, tmp_path), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    write_report(tmp_path / "run")
+    assert "warning" not in capsys.readouterr().err  # a whole file
+    events_file = max((tmp_path / "run").glob("events.out.tfevents.*"), key=lambda path: path.stat().st_size)
+    data = events_file.read_bytes()
+    events_file.write_bytes(data[: len(data) // 2])
+    write_report(tmp_path / "run")
+    assert f"warning: {events_file} is cut short at byte " in capsys.readouterr().err
+    events_file.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    write_report(tmp_path / "run")
+    assert "(a record fails its checksum): its run shows only the epochs" in capsys.readouterr().err

@@ -10,6 +10,8 @@ import csv
 import io
 import math
 import statistics
+import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import matplotlib
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
 from lyrics_rnn.files import write_atomically
 from lyrics_rnn.hparams import METRICS, run_params
@@ -58,6 +61,28 @@ def find_runs(folder: Path) -> list[Path]:
     """Run folders below `folder`: those holding TensorBoard events and a Hydra config."""
     runs = {path.parent for path in folder.rglob("events.out.tfevents.*")}
     return sorted(run for run in runs if (run / ".hydra" / "config.yaml").is_file())
+
+
+def damage(events_file: Path) -> str | None:
+    """Where a TensorBoard event file stops being whole (cut short, or a record that fails its
+    checksum), or None. TensorBoard's reader stops there without a word, so a report would show a
+    damaged run as one with fewer epochs (or none)."""
+    data, offset = events_file.read_bytes(), 0
+    while offset < len(data):
+        header = data[offset : offset + 12]
+        if len(header) < 12:
+            return f"cut short at byte {offset:,} of {len(data):,}"
+        (length,) = struct.unpack("<Q", header[:8])
+        record = data[offset + 12 : offset + 12 + length + 4]
+        if len(record) < length + 4:
+            return f"cut short at byte {offset:,} of {len(data):,}"
+        (expected,) = struct.unpack("<I", record[length:])
+        if struct.unpack("<I", header[8:])[0] != masked_crc32c(header[:8]) or expected != masked_crc32c(
+            record[:length]
+        ):
+            return f"damaged at byte {offset:,} (a record fails its checksum)"
+        offset += 12 + length + 4
+    return None
 
 
 def read_run(folder: Path, root: Path) -> Run:
@@ -161,6 +186,12 @@ def write_report(folder: Path) -> tuple[Path, Path, Path, list[str]]:
             f"no runs below {folder}: expected run folders with TensorBoard events and a .hydra/ folder, "
             "as scripts/train.py writes them under outputs/."
         )
+    for events_file in sorted(path for run in run_folders for path in run.glob("events.out.tfevents.*")):
+        if (where := damage(events_file)) is not None:
+            print(
+                f"warning: {events_file} is {where}: its run shows only the epochs logged before that point.",
+                file=sys.stderr,
+            )
     runs = [read_run(run, folder) for run in run_folders]
     table, rows, image = folder / "report.md", folder / "runs.csv", folder / "perplexity.png"
     plot(runs, image)
