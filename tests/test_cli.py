@@ -3,6 +3,8 @@
 import errno
 import functools
 import os
+import signal
+import socket
 import subprocess
 import sys
 
@@ -103,6 +105,83 @@ def test_ddp_fails_fast_when_a_rank_stalls(tiny_corpus, tmp_path):
                                    stdout=subprocess.DEVNULL)  # fmt: skip
         assert process.wait(timeout=55) != 0
     assert "Timed out waiting 15000ms" in log.read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def node_environments(kind: str) -> list[dict[str, str]]:
+    """What a cluster sets for each of two nodes of one process: Lightning's own variables (as torchrun
+    or a hand-written launcher sets them), or SLURM's for a 2-node job of one task per node."""
+    if kind == "lightning":
+        port = str(free_port())
+        return [
+            {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "NODE_RANK": str(r), "LOCAL_RANK": "0"}
+            for r in (0, 1)
+        ]
+    job = str(free_port())  # Lightning derives the port from the job id's last digits
+    return [
+        {"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "1", "SLURM_NNODES": "2", "SLURM_PROCID": str(r),
+         "SLURM_LOCALID": "0", "SLURM_NODEID": str(r), "SLURM_JOB_ID": job, "SLURM_JOB_NAME": "lyrics",
+         "SLURM_NODELIST": "localhost"}
+        for r in (0, 1)
+    ]  # fmt: skip
+
+
+def run_nodes(args: list[str], kind: str, cwd, timeout: int = 150) -> list[tuple[int, str]]:
+    """scripts/train.py started once per node, as a cluster starts it; each node's status and stderr."""
+    logs = [cwd / f"node{rank}.stderr" for rank in (0, 1)]
+    processes = []
+    for log, env in zip(logs, node_environments(kind), strict=True):
+        with log.open("w") as stderr:
+            env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "faults"), **env}
+            processes.append(subprocess.Popen([sys.executable, SCRIPT, *args], cwd=cwd, env=env, stderr=stderr,
+                                              stdout=subprocess.DEVNULL))  # fmt: skip
+    return [
+        (process.wait(timeout=timeout), log.read_text()) for process, log in zip(processes, logs, strict=True)
+    ]
+
+
+TWO_NODES = ["trainer=ddp", "trainer.devices=1", "trainer.num_nodes=2", "trainer.accelerator=cpu"]
+
+
+@pytest.mark.parametrize("kind", ["lightning", "slurm"])
+def test_two_nodes_of_one_process_each_match_one_process_and_resume(tiny_corpus, tmp_path, kind):
+    args = [
+        *cli_overrides(tiny_corpus, tmp_path),
+        "model=lstm",
+        "sampler=consecutive",
+        "sampler.batch_size=4",
+    ]
+    args += ["model.dropout=0", "data.val_batch_size=2"]
+    one, two, resumed = tmp_path / "one", tmp_path / "two", tmp_path / "resumed"
+    single = run(*args, "trainer=cpu", "trainer.max_epochs=3", f"hydra.run.dir={one}", cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    for out, extra in [
+        (two, []),
+        (resumed, ["trainer.max_epochs=3", f"ckpt_path={two / 'checkpoints' / 'last.ckpt'}"]),
+    ]:
+        for status, stderr in run_nodes([*args, *TWO_NODES, *extra, f"hydra.run.dir={out}"], kind, tmp_path):
+            assert status == 0, stderr[-3000:]
+            assert "MEMBER: " in stderr and "/2" in stderr  # one process group of two
+    expected, nodes, after = curves(one), curves(two), curves(resumed)
+    assert len(nodes["train/ppl"]) == 2 and len(after["train/ppl"]) == 1
+    for tag in expected:
+        assert nodes[tag] + after[tag] == pytest.approx(expected[tag], rel=1e-5)
+
+
+def test_a_node_that_dies_ends_the_other_with_one_line(tiny_corpus, tmp_path):
+    args = [*cli_overrides(tiny_corpus, tmp_path), *TWO_NODES, "trainer.max_epochs=3", "sampler.batch_size=4"]
+    args += ["trainer.strategy.timeout.seconds=15", "+callbacks.fault._target_=ddp_faults.DyingNode"]
+    (status, stderr), (killed, _) = run_nodes(
+        [*args, f"hydra.run.dir={tmp_path / 'out'}"], "lightning", tmp_path, 60
+    )
+    assert killed == -signal.SIGKILL and status == 1
+    assert "error: another process of this run stopped answering (" in stderr and "Traceback" not in stderr
+    assert (tmp_path / "out" / "checkpoints" / "last.ckpt").is_file()  # epoch 1, to resume from
 
 
 def test_unknown_model_lists_the_choices(tmp_path):

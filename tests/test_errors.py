@@ -207,6 +207,11 @@ CASES = {
         ["+model.colour=red"],
         "model.colour is not a setting of train.py",
     ),
+    "an error under DDP, once": (
+        "train.py",
+        ["trainer=ddp", "trainer.accelerator=cpu", "data.val_batch_size=100000"],
+        "too short for 100000 streams",
+    ),
     "generate missing checkpoint": ("generate.py", ["ckpt_path={folder}/no.ckpt"], "checkpoint not found"),
     "evaluate training part": ("evaluate.py", ["ckpt_path={ckpt}", "split=train"], "names no held-out part"),
     "evaluate unknown adapt": ("evaluate.py", ["ckpt_path={ckpt}", "split=val", "adapt=foo"], "adapt='foo'"),

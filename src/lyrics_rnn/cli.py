@@ -68,6 +68,8 @@ def user_message(error: BaseException) -> str | None:
         return message
     if out_of_memory(error):
         return out_of_memory(error)
+    if lost_peer(error):
+        return lost_peer(error)
     if isinstance(error, ValueError) and str(error) == "No trials are completed yet.":  # Optuna's sweeper
         return "the Optuna sweep ended without a completed trial; set hydra.sweeper.n_trials to at least 1."
     if isinstance(error, OSError) and error.errno in USER_ERRNOS:
@@ -95,6 +97,21 @@ def out_of_memory(error: BaseException | None) -> str | None:
     return (
         f"not enough memory: the model asked for {int(asked.group(1)) / 2**30:,.1f} GB at once{there}; "
         "choose smaller sizes (model.num_hiddens, model.embedding_dim, model.ensemble, sampler.batch_size)."
+    )
+
+
+PEER_LOST = re.compile(r"Connection (closed|reset) by peer|Timed out waiting \d+ms|Broken pipe")
+
+
+def lost_peer(error: BaseException) -> str | None:
+    """One line for a collective that another process of the run never joined (it died, was killed, or
+    stalled past trainer.strategy.timeout), else None: that process's own log says why."""
+    found = PEER_LOST.search(str(error))
+    if not isinstance(error, RuntimeError) or found is None:
+        return None
+    return (
+        f"another process of this run stopped answering ({found.group(0)}): a node or device died, was "
+        "killed or stalled; its own log says why. Resume with ckpt_path=<run>/checkpoints/last.ckpt."
     )
 
 
@@ -239,4 +256,4 @@ def exit_on_user_error(error: Exception) -> None:
     message = user_message(error)
     if message is not None:
         print(f"error: {message}", file=sys.stderr)
-        sys.exit(getattr(error, "exit_status", 2))
+        sys.exit(getattr(error, "exit_status", 1 if lost_peer(error) else 2))  # 1: not the user's mistake
