@@ -3,15 +3,17 @@ Gradio serves (gradio_client), and against the tools they must agree with (gener
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import LYRICS, ROOT, compose_config, tiny_overrides
+from helpers import LYRICS, compose_config, tiny_overrides
 
 from lyrics_rnn import evaluate, explain, generate
 from lyrics_rnn.errors import LyricsError
@@ -196,7 +198,15 @@ BROWSER_FLAGS = (  # as root, on a machine with no network: no sandbox, no backg
     "--disable-sync",
     "--window-size=1280,1400",
 )
-ARTEFACTS = ROOT / "outputs" / "test-artefacts"
+
+
+@pytest.fixture(scope="module")
+def artefacts(tmp_path_factory) -> Path:
+    """Where the browser test's screenshots go: $TEST_ARTEFACTS when set (kept), else a temporary folder."""
+    kept = os.environ.get("TEST_ARTEFACTS")
+    folder = Path(kept) if kept else tmp_path_factory.mktemp("artefacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +225,7 @@ def browser(tmp_path_factory):
     session.quit()
 
 
-def test_in_a_browser_lyrics_stream_in_and_a_read_colours_the_text(browser, server, studio):
+def test_in_a_browser_lyrics_stream_in_and_a_read_colours_the_text(browser, server, studio, artefacts):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -229,8 +239,7 @@ def test_in_a_browser_lyrics_stream_in_and_a_read_colours_the_text(browser, serv
     lyrics = browser.find_element(By.CSS_SELECTOR, "#lyrics-0 textarea")
     expected = list(studio.write("不分开", 100, 0.8, 0, 0, 1))[-1][0]  # the page's defaults
     wait.until(lambda _: lyrics.get_property("value") == expected)
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(ARTEFACTS / "studio-write.png"))
+    browser.save_screenshot(str(artefacts / "studio-write.png"))
 
     browser.find_element(By.XPATH, "//button[@role='tab' and contains(., 'Read')]").click()
     text = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#read-text textarea"))
@@ -243,4 +252,5 @@ def test_in_a_browser_lyrics_stream_in_and_a_read_colours_the_text(browser, serv
     assert "bits; expected" in spans[5].get_attribute("title")
     assert "perplexity" in browser.find_element(By.ID, "read-summary").text
     ActionChains(browser).move_to_element(spans[5]).perform()  # the hover tip, in the screenshot
-    browser.save_screenshot(str(ARTEFACTS / "studio-read.png"))
+    browser.save_screenshot(str(artefacts / "studio-read.png"))
+    assert (artefacts / "studio-read.png").read_bytes().startswith(b"\x89PNG")
