@@ -23,6 +23,7 @@ lint: install
 
 # The web page on a trained checkpoint: make studio CKPT=outputs/<run>/checkpoints/last.ckpt
 studio: install
+	$(if $(CKPT),,$(error give the checkpoint: make studio CKPT=outputs/<run>/checkpoints/last.ckpt))
 	$(PY) scripts/studio.py ckpt_path=$(CKPT) $(ARGS)
 
 test: lint

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,13 @@ def tiny_overrides(corpus: Path, out: Path) -> list[str]:
 def cli_overrides(corpus: Path, out: Path) -> list[str]:
     """The tiny overrides, with output folders left to Hydra (named by time, model and sampler)."""
     return [o for o in tiny_overrides(corpus, out) if not o.startswith("paths.output_dir")]
+
+
+def free_port() -> int:
+    """A TCP port of this machine that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def read_text(path: Path, **options: Any) -> str:

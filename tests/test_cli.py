@@ -4,12 +4,11 @@ import errno
 import functools
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, cli_overrides, events, run_script
+from helpers import ROOT, cli_overrides, events, free_port, run_script
 
 from lyrics_rnn.cli import user_message
 
@@ -105,12 +104,6 @@ def test_ddp_fails_fast_when_a_rank_stalls(tiny_corpus, tmp_path):
                                    stdout=subprocess.DEVNULL)  # fmt: skip
         assert process.wait(timeout=55) != 0
     assert "Timed out waiting 15000ms" in log.read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def node_environments(kind: str) -> list[dict[str, str]]:

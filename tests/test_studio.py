@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import LYRICS, compose_config, tiny_overrides
+from helpers import LYRICS, compose_config, free_port, tiny_overrides
 
 from lyrics_rnn import evaluate, explain, generate
 from lyrics_rnn.errors import LyricsError
@@ -139,12 +138,6 @@ def test_explain_writes_the_views_as_one_html_file(ckpts, tmp_path):
     assert page.startswith("<!doctype html>") and page.count('class="ch"') > 100
     assert "<h2>Units that track the text</h2>" in page and "position in line" in page
     assert not list(tmp_path.glob(".*partial"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
