@@ -375,6 +375,7 @@ def run(cfg: DictConfig) -> None:
     bounded("concurrency", cfg.concurrency, 1, 1000)
     bounded("queue_size", cfg.queue_size, 1, 10**6)
     paths = [cfg.ckpt_path, *([cfg.compare_ckpt_path] if cfg.compare_ckpt_path else [])]
+    print(f"loading {', '.join(map(str, paths))} and starting the page ...", flush=True)
     studio = Studio(paths, cfg.device, limits, cfg.ngram_order)
     blocks = serve(studio, cfg.host, cfg.port, cfg.queue_size, cfg.concurrency)
     print(f"lyrics studio: http://{cfg.host}:{cfg.port} (Ctrl+C stops it)", flush=True)
