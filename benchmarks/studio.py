@@ -51,7 +51,7 @@ def time_studio(ckpt: str, rounds: int, num_chars: int = 1000) -> dict[str, floa
         for _ in range(rounds):
             generator = torch.Generator().manual_seed(0)
             start = time.perf_counter()
-            generate(model.net, model.vocab, PREFIX, num_chars, 0.8, None, generator)
+            generate(model.net, model.vocab, PREFIX, num_chars, temperature=0.8, generator=generator)
             keep("generate.py loop, chars/s", num_chars / (time.perf_counter() - start))
             first, total = first_and_total(studio.write(PREFIX, num_chars, 0.8, 0, 0, 1), num_chars)
             keep("studio write in-process, chars/s", num_chars / total)

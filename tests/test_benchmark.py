@@ -7,9 +7,10 @@ import sys
 
 import pytest
 import torch
-from helpers import ROOT, run_script
+from helpers import ROOT, compose_config, run_script, tiny_overrides
 
 from benchmarks import notebook
+from lyrics_rnn.train import train
 
 
 @pytest.mark.slow
@@ -72,3 +73,18 @@ def test_devices_and_precisions_it_cannot_time_are_a_usage_error(option, value, 
     result = run_script("benchmark.py", option, value, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"argument {option}: " in result.stderr.splitlines()[-1] and fragment in result.stderr
+
+
+def test_studio_benchmark_writes_its_figures(tiny_corpus, tmp_path):
+    train(compose_config("train", *tiny_overrides(tiny_corpus, tmp_path / "run")))
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    args = ["--studio", str(ckpt), "--rounds", "1", "--out", str(tmp_path)]
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), *args],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "studio.json").read_text())
+    assert figures["machine"]["cores"] >= 1
+    for name in ("generate.py loop, chars/s", "studio write via HTTP API, chars/s"):
+        assert 10 < figures[name] < 10_000_000  # a real timing
+    assert 0 < figures["studio write via HTTP API, first character ms"] < 60_000
+    assert any(name.startswith("read of ") for name in figures)

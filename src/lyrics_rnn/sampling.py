@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -81,17 +82,10 @@ def _drawn(
         net.train(was_training)
 
 
-def generate(
-    net: nn.Module,
-    vocab: Vocab,
-    prefix: str,
-    num_chars: int,
-    temperature: float = 0.0,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-) -> str:
-    """Return `prefix` (as given, even where it maps to `<unk>`) followed by `num_chars` characters."""
-    return prefix + "".join(stream(net, vocab, prefix, num_chars, temperature, top_k, generator))
+def generate(net: nn.Module, vocab: Vocab, prefix: str, num_chars: int, **sampling: Any) -> str:
+    """Return `prefix` (as given, even where it maps to `<unk>`) followed by `num_chars` characters;
+    `sampling`: temperature, top_k and generator, as `stream` takes them."""
+    return prefix + "".join(stream(net, vocab, prefix, num_chars, **sampling))
 
 
 def copy_rate(samples: list[str], training_text: str, n: int = 10) -> float:
