@@ -10,6 +10,7 @@ import torch
 from helpers import ROOT, compose_config, run_script, tiny_overrides
 
 from benchmarks import notebook
+from benchmarks.studio import time_studio
 from lyrics_rnn.train import train
 
 
@@ -75,16 +76,13 @@ def test_devices_and_precisions_it_cannot_time_are_a_usage_error(option, value, 
     assert f"argument {option}: " in result.stderr.splitlines()[-1] and fragment in result.stderr
 
 
-def test_studio_benchmark_writes_its_figures(tiny_corpus, tmp_path):
+def test_studio_benchmark_measures_every_arm(tiny_corpus, tmp_path):
     train(compose_config("train", *tiny_overrides(tiny_corpus, tmp_path / "run")))
-    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    args = ["--studio", str(ckpt), "--rounds", "1", "--out", str(tmp_path)]
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), *args],
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    figures = json.loads((tmp_path / "studio.json").read_text())
-    assert figures["machine"]["cores"] >= 1
+    figures = time_studio(str(tmp_path / "run" / "checkpoints" / "last.ckpt"), rounds=1, num_chars=200)
     for name in ("generate.py loop, chars/s", "studio write via HTTP API, chars/s"):
         assert 10 < figures[name] < 10_000_000  # a real timing
     assert 0 < figures["studio write via HTTP API, first character ms"] < 60_000
-    assert any(name.startswith("read of ") for name in figures)
+    assert [name for name in figures if name.startswith("read of ")] == [
+        "read of 269 characters in-process, ms",  # the tiny corpus's training part
+        "read of 269 characters via HTTP API, ms",
+    ]
