@@ -47,9 +47,13 @@ def parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def training_step(net: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor) -> None:
-    logits, _ = net(inputs, None)
-    loss = F.cross_entropy(logits.flatten(0, 1), inputs.roll(-1, dims=1).flatten())
+def training_step(
+    net: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, bf16: bool = False
+) -> None:
+    """A forward, backward and AdamW step; with `bf16`, the forward under bf16 autocast (bf16-mixed)."""
+    with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits, _ = net(inputs, None)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), inputs.roll(-1, dims=1).flatten())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -75,16 +79,22 @@ def seconds(run: Callable[[], object], repeats: int, device: str = "cpu") -> flo
     return (time.perf_counter() - start) / repeats
 
 
-def matmul_gflop_per_s(shape: tuple[int, int, int], device: str, repeats: int = 20) -> float:
+def matmul_gflop_per_s(
+    shape: tuple[int, int, int], device: str, dtype: torch.dtype = torch.float32, repeats: int = 20
+) -> float:
     m, k, n = shape
-    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+    a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
     return 2 * m * k * n / seconds(lambda: a @ b, repeats, device) / 1e9
 
 
-def time_families(rounds: int = 3, budget_s: float = 0.6, device: str = "cpu") -> dict[str, object]:
+def time_families(
+    rounds: int = 3, budget_s: float = 0.6, device: str = "cpu", precision: str = "32-true"
+) -> dict[str, object]:
     """Per family: parameters, and per window, characters per second (median of the rounds) and GFLOP/s
-    of the training step; per context, milliseconds per generated character; and the fp32 peak: the
-    fastest of PRODUCTS in any round."""
+    of the training step; per context, milliseconds per generated character; and the peak: the fastest
+    of PRODUCTS in any round, in the precision's matmul dtype (bf16 for bf16-mixed, else fp32)."""
+    bf16 = precision == "bf16-mixed"
+    dtype = torch.bfloat16 if bf16 else torch.float32
     torch.manual_seed(0)
     nets = {
         name: build_network(network_config(**settings), VOCAB).to(device).train()
@@ -97,16 +107,16 @@ def time_families(rounds: int = 3, budget_s: float = 0.6, device: str = "cpu") -
     for name in nets:  # warm-up, and as many steps as fit in the budget
         for window in WINDOWS:
             step = seconds(
-                lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w]), 2, device
+                lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w], bf16), 2, device
             )
             repeats[name, window] = max(2, int(budget_s / step))
     times: dict[tuple[str, int], list[float]] = {key: [] for key in repeats}
     peaks = []
     for _ in range(rounds):
-        peaks += [matmul_gflop_per_s(shape, device) for shape in PRODUCTS]
+        peaks += [matmul_gflop_per_s(shape, device, dtype) for shape in PRODUCTS]
         for window in WINDOWS:
             for name in nets:
-                run = lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w])  # noqa: E731
+                run = lambda n=name, w=window: training_step(nets[n], optimizers[n], batches[w], bf16)  # noqa: E731
                 times[name, window].append(seconds(run, repeats[name, window], device))
     vocab = Vocab([chr(0x4E00 + i) for i in range(VOCAB)])
     generation: dict[tuple[str, int], list[float]] = {(n, c): [] for n in nets for c in CONTEXTS}
@@ -133,11 +143,11 @@ def time_families(rounds: int = 3, budget_s: float = 0.6, device: str = "cpu") -
         }
         for name, net in nets.items()
     }
-    return {"peak_gflop_per_s": max(peaks), "families": families}
+    return {"precision": precision, "peak_gflop_per_s": max(peaks), "families": families}
 
 
 def family_table(results: dict[str, object]) -> str:
-    """Characters per second per window (and the share of the fp32 matmul peak), generation per context."""
+    """Characters per second per window (and the share of the matmul peak), generation per context."""
     peak_gflop_per_s = results["peak_gflop_per_s"]
     head = " | ".join(f"{w} chars/s (peak)" for w in WINDOWS)
     lines = [

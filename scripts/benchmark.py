@@ -127,10 +127,12 @@ def main() -> None:
     if args.families:
         info = machine(args.device)
         print(f"machine: {info}")
-        results = time_families(args.rounds, device=args.device)
+        precision = auto_precision(args.device) if args.precision == "auto" else args.precision
+        results = time_families(args.rounds, device=args.device, precision=precision)
         print(family_table(results))
         print(
-            f"fp32 matmul peak (the fastest of the step's products in any round): {results['peak_gflop_per_s']:.1f} GFLOP/s"
+            f"{precision} matmul peak (the fastest of the step's products in any round): "
+            f"{results['peak_gflop_per_s']:.1f} GFLOP/s"
         )
         out = args.out / "families.json"
         write_atomically(

@@ -86,3 +86,19 @@ def test_studio_benchmark_measures_every_arm(tiny_corpus, tmp_path):
         "read of 269 characters in-process, ms",  # the tiny corpus's training part
         "read of 269 characters via HTTP API, ms",
     ]
+
+
+def test_family_benchmark_times_every_family_and_window(monkeypatch):
+    from benchmarks import families
+
+    monkeypatch.setattr(families, "WINDOWS", (8, 16))
+    monkeypatch.setattr(families, "CONTEXTS", (5,))
+    results = families.time_families(rounds=1, budget_s=0.0, precision="bf16-mixed")
+    assert results["precision"] == "bf16-mixed" and results["peak_gflop_per_s"] > 0
+    assert list(results["families"]) == list(families.FAMILIES)
+    for family in results["families"].values():
+        assert 1.4e6 < family["parameters"] < 1.9e6  # matched sizes
+        assert list(family["training"]) == [8, 16]
+        assert all(window["chars_per_s"] > 0 for window in family["training"].values())
+        assert family["generation_ms_per_char"][5] > 0
+    assert families.family_table(results).count("\n") == 1 + len(families.FAMILIES)
