@@ -105,6 +105,7 @@ def main() -> None:
     except OSError as error:
         parser.error(f"--out {args.out} cannot be written ({error.strerror}); choose a writable folder")
     os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+    precision = auto_precision(args.device) if args.precision == "auto" else args.precision
     if args.data:
         print(f"machine: {machine('cpu')}")
         print("\n".join(run_data(args.data, args.out / "data")))
@@ -127,7 +128,6 @@ def main() -> None:
     if args.families:
         info = machine(args.device)
         print(f"machine: {info}")
-        precision = auto_precision(args.device) if args.precision == "auto" else args.precision
         results = time_families(args.rounds, device=args.device, precision=precision)
         print(family_table(results))
         print(
@@ -164,7 +164,6 @@ def main() -> None:
     ]
     info = {**machine(args.device), "matmul_peak_gflop_per_s": matmul_peak(args.device)}
     print(f"machine: {info}")
-    precision = auto_precision(args.device) if args.precision == "auto" else args.precision
     info["precision"] = precision
     print(f"precision: {precision}")
     results = run_all(jobs, epochs, args.warmup, args.device, args.rounds, precision)
