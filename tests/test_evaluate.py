@@ -8,7 +8,7 @@ from helpers import LYRICS, compose_config, tiny_overrides
 
 from lyrics_rnn.adapt import target_probs
 from lyrics_rnn.checkpoint import load_model, training_parts
-from lyrics_rnn.context_cache import perplexity
+from lyrics_rnn.context_cache import fit_weights, perplexity
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.evaluate import run
 from lyrics_rnn.train import train
@@ -77,6 +77,26 @@ def test_checkpoints_are_scored_as_an_ensemble_of_their_average(trained, tmp_pat
     )
     with pytest.raises(LyricsError, match="trained on different data"):
         evaluate(f"ckpt_path=[{paths[0]},{other}]", "split=test")
+
+
+def test_fitted_ensemble_weights_are_the_mixture_that_fits_validation_best(trained, capsys):
+    paths = [trained[seed][1] / "last.ckpt" for seed in (0, 1)]
+    nets = [load_model(path).net for path in paths]
+    parts = {name: torch.from_numpy(ids.astype(np.int64)) for name, ids in training_parts(paths[0]).items()}
+    probs = {
+        name: np.column_stack([target_probs(n, parts[name], 1, 5) for n in nets]) for name in ("val", "test")
+    }
+    weights = fit_weights(probs["val"])
+    spec = f"ckpt_path=[{paths[0]},{paths[1]}]"
+    fitted = {
+        split: evaluate(spec, f"split={split}", "num_steps=5", "ensemble_weights=fitted") for split in probs
+    }
+    assert "probabilities weighted " in capsys.readouterr().out
+    for split, ppl in fitted.items():
+        assert ppl == pytest.approx(perplexity(probs[split] @ weights), rel=1e-5)
+    assert fitted["val"] <= evaluate(spec, "split=val", "num_steps=5") * (1 + 1e-6)  # EM starts from equal
+    with pytest.raises(LyricsError, match="ensemble_weights='median' is not known"):
+        evaluate(spec, "ensemble_weights=median")
 
 
 def test_any_text_is_scored_as_validation_scores_its_part(trained, tmp_path, capsys):

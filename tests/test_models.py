@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from helpers import network
 
 from lyrics_rnn.errors import LyricsError
-from lyrics_rnn.models import NETWORKS, known_settings, network_config
+from lyrics_rnn.models import NETWORKS, Ensemble, known_settings, network_config
 from lyrics_rnn.models.recurrent import LockedDropout
 from lyrics_rnn.models.scratch import ScratchRecurrent, ScratchRNN, TanhRecurrence
 
@@ -246,3 +246,7 @@ def test_ensemble_members_learn_alone_and_are_scored_as_their_average_probabilit
     average = torch.stack([m(inputs, None)[0].softmax(-1) for m in members]).mean(0)
     torch.testing.assert_close(log_probs.exp(), average)
     torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 5))
+    weighted = Ensemble(members, torch.tensor([0.5, 0.5, 0.0])).eval()
+    halves = torch.stack([m(inputs, None)[0].softmax(-1) for m in members[:2]]).mean(0)
+    torch.testing.assert_close(weighted(inputs, None)[0].exp(), halves)
+    assert "log_weights" not in weighted.state_dict()  # checkpoints of model.ensemble=K hold members only

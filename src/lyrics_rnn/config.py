@@ -133,6 +133,7 @@ class EvaluateSchema(CheckpointToolSchema):
     data: EvaluateDataSchema = MISSING
     batch_size: int = MISSING
     num_steps: int = MISSING
+    ensemble_weights: str = MISSING
     ngram_order: int = MISSING
 
 

@@ -11,12 +11,14 @@ from omegaconf import DictConfig
 
 from lyrics_rnn.adapt import adapted_perplexity, check_adaptation, target_probs
 from lyrics_rnn.checkpoint import checkpoint_paths, corpus_record, load_model, read_checkpoint, training_parts
-from lyrics_rnn.context_cache import perplexity
+from lyrics_rnn.context_cache import fit_weights, perplexity
 from lyrics_rnn.errors import LyricsError
 from lyrics_rnn.kneser_ney import KneserNey
 from lyrics_rnn.models import Ensemble
 from lyrics_rnn.prepare import Corpus
 from lyrics_rnn.vocab import Vocab
+
+ENSEMBLE_WEIGHTS = ("equal", "fitted")  # how several checkpoints' probabilities are mixed
 
 
 def run(cfg: DictConfig) -> float:
@@ -25,6 +27,10 @@ def run(cfg: DictConfig) -> float:
             f"batch_size={cfg.batch_size} and num_steps={cfg.num_steps} must both be at least 1."
         )
     check_adaptation(cfg.adapt)  # before any reading: a misspelt name fails at once
+    if cfg.ensemble_weights not in ENSEMBLE_WEIGHTS:
+        raise LyricsError(
+            f"ensemble_weights={cfg.ensemble_weights!r} is not known; use one of {', '.join(ENSEMBLE_WEIGHTS)}."
+        )
     paths = checkpoint_paths(cfg.ckpt_path)
     models = [load_model(path, cfg.device) for path in paths]
     vocab = models[0].vocab
@@ -33,9 +39,25 @@ def run(cfg: DictConfig) -> float:
         raise LyricsError(
             f"the checkpoints {[str(p) for p in paths]} were trained on different data: an ensemble needs one."
         )
-    if len(models) > 1:
+    nets = [model.net for model in models]
+    if len(models) == 1:
+        net = nets[0]
+    elif cfg.ensemble_weights == "fitted":
+        val = torch.from_numpy(training_parts(paths[0])["val"].astype("int64"))
+        if not len(val):
+            raise LyricsError(
+                "ensemble_weights=fitted fits the weights on the validation part, and this corpus has none; "
+                "use ensemble_weights=equal."
+            )
+        weights = fit_weights(np.column_stack([target_probs(n, val, 1, cfg.num_steps) for n in nets]))
+        print(
+            f"an ensemble of {len(models)} checkpoints: their probabilities weighted "
+            f"{', '.join(f'{w:.3f}' for w in weights)} (fitted on the validation part)"
+        )
+        net = Ensemble(nets, torch.from_numpy(weights)).eval()
+    else:
         print(f"an ensemble of {len(models)} checkpoints: the average of their probabilities")
-    net = Ensemble([model.net for model in models]).eval() if len(models) > 1 else models[0].net
+        net = Ensemble(nets).eval()
     if cfg.data.path:
         if cfg.adapt != "none":
             raise LyricsError(

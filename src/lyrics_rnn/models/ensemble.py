@@ -4,8 +4,6 @@ better than any one of them (Lakshminarayanan et al. 2017); one checkpoint holds
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -16,11 +14,15 @@ class Ensemble(nn.Module):
     """In training, the members' logits stacked along the batch ([K * B, T, V]): each member is scored
     against the batch's targets on its own, so each learns alone (training the average instead lets
     members lean on one another). Otherwise log of the mean probability ([B, T, V]), which softmax,
-    argmax and sampling read as logits."""
+    argmax and sampling read as logits; with `weights`, their weighted mean (e.g. fitted on validation,
+    where members of unequal strength are mixed)."""
 
-    def __init__(self, members: list[nn.Module]) -> None:
+    def __init__(self, members: list[nn.Module], weights: Tensor | None = None) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
+        weights = torch.full((len(members),), 1 / len(members)) if weights is None else weights
+        # Not persistent: checkpoints of model.ensemble=K hold members only.
+        self.register_buffer("log_weights", weights.double().log().float(), persistent=False)
 
     def forward(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         states = state if state is not None else (None,) * len(self.members)
@@ -30,4 +32,4 @@ class Ensemble(nn.Module):
         if self.training:
             return torch.cat(logits), new_state
         log_probs = torch.stack(logits).float().log_softmax(-1)
-        return log_probs.logsumexp(0) - math.log(len(self.members)), new_state
+        return (log_probs + self.log_weights[:, None, None, None]).logsumexp(0), new_state
