@@ -8,6 +8,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from lyrics_rnn.models.config import BlockConfig
+from lyrics_rnn.models.dropout import Dropout
 from lyrics_rnn.models.recurrent import LockedDropout, embed
 from lyrics_rnn.models.state import State
 
@@ -29,7 +30,7 @@ class BlockLM(nn.Module):
         self.mix_norms = nn.ModuleList(nn.LayerNorm(dim) for _ in mixers)
         self.ffns = nn.ModuleList(FeedForward(dim, ffn_dim) for _ in mixers) if ffn_dim else None
         self.ffn_norms = nn.ModuleList(nn.LayerNorm(dim) for _ in mixers) if ffn_dim else None
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.embedding_dropout = LockedDropout(config.embedding_dropout)
         self.output_dropout = LockedDropout(config.output_dropout)
         self.token_dropout = config.token_dropout

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from lyrics_rnn.models.blocks import BlockLM
 from lyrics_rnn.models.config import TransformerConfig
+from lyrics_rnn.models.dropout import dropout
 
 
 def rotate(x: Tensor, start: int = 0) -> Tensor:
@@ -45,18 +46,29 @@ class CausalAttention(nn.Module):
         if state is not None:
             k, v = torch.cat([state[0].to(k.dtype), k], dim=2), torch.cat([state[1].to(v.dtype), v], dim=2)
         past = k.shape[2] - steps
-        if (
-            past or steps > self.memory
-        ):  # query i (at position past + i) sees keys past + i - memory..past + i
-            allowed = torch.ones(steps, past + steps, dtype=torch.bool, device=x.device)
-            mask = {"attn_mask": allowed.tril(past).triu(past - self.memory)}
+        q, rotated = rotate(q, past), rotate(k)
+        # Query i (at position past + i) sees keys past + i - memory .. past + i.
+        if self.training and self.dropout:
+            y = attend(q, rotated, v, self.allowed(steps, past, x.device), self.dropout)
+        elif not past and steps <= self.memory:
+            y = F.scaled_dot_product_attention(q, rotated, v, is_causal=True)
         else:
-            mask = {"is_causal": True}
-        y = F.scaled_dot_product_attention(
-            rotate(q, past), rotate(k), v, dropout_p=self.dropout if self.training else 0.0, **mask
-        )
+            y = F.scaled_dot_product_attention(q, rotated, v, attn_mask=self.allowed(steps, past, x.device))
         keep = k.shape[2] - min(self.memory, k.shape[2])
         return self.out(y.transpose(1, 2).reshape(batch, steps, dim)), (k[:, :, keep:], v[:, :, keep:])
+
+    def allowed(self, steps: int, past: int, device: torch.device) -> Tensor:
+        """[steps, past + steps]: which keys each query sees."""
+        allowed = torch.ones(steps, past + steps, dtype=torch.bool, device=device)
+        return allowed.tril(past).triu(past - self.memory)
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor, p: float) -> Tensor:
+    """Attention written out, with dropout on its weights drawn by `keep_mask`: what
+    `scaled_dot_product_attention` computes, whose own dropout draws a 32-bit number per weight."""
+    scores = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
+    weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+    return dropout(weights, p) @ v
 
 
 class TransformerLM(BlockLM):
