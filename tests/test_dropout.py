@@ -44,3 +44,12 @@ def test_written_out_attention_without_dropout_equals_torchs():
     allowed = CausalAttention(24, 3, memory=6, dropout=0.0).allowed(steps=5, past=4, device=q.device)
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
     torch.testing.assert_close(attend(q, k, v, allowed, 0.0), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_dropout_draws_fresh_masks_of_the_asked_share():
+    """model.compile=true runs the same code through torch.compile (inductor draws its own numbers)."""
+    torch.manual_seed(0)
+    layer, x = torch.compile(Dropout(0.3)), torch.ones(1000, 1000)
+    first, second = layer(x), layer(x)
+    assert (first == 0).float().mean().item() == pytest.approx(0.3, abs=0.003)
+    assert first.mean().item() == pytest.approx(1.0, abs=0.01) and not torch.equal(first, second)
