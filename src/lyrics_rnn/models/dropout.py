@@ -2,7 +2,8 @@
 element (`bernoulli_`); on a 2-core CPU that was 30% of a training step of the held-out Transformer,
 whose attention weights alone are 1.6 M elements a layer. Here each 64-bit draw of torch's generator
 gives four 16-bit uniforms: the same Bernoulli masks to within p's rounding to 1/65,536, seeded and
-reproducible as before, 4 to 7 times faster (docs/speed.md)."""
+reproducible as before, and dropout about 4 times faster, mask and multiplication together
+(docs/speed.md)."""
 
 from __future__ import annotations
 
